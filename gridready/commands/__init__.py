@@ -1,0 +1,1 @@
+"""Sub-commands of the ``gridready`` CLI, one module each."""

@@ -1,0 +1,42 @@
+"""``gridready rules validate [FILE]``: check a milestones file, every problem with file:line.
+
+Validates the check-specific ``expect`` of each milestone too, so it imports
+every check module. Exit 0 when valid, 2 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from gridready import bundled
+from gridready.configfile import load_rules
+from gridready.errors import ConfigError
+
+
+def add_parser(sub: Any) -> None:
+    rules = sub.add_parser("rules", help="work with milestone rules")
+    actions = rules.add_subparsers(dest="action", metavar="ACTION", required=True)
+    validate = actions.add_parser("validate", help="validate a milestones file (exit 0 valid, 2 invalid)")
+    validate.add_argument("file", nargs="?", help="milestones file (default: bundled)")
+    validate.set_defaults(func=run_validate)
+
+
+def expect_problems(check: str, expect: Mapping[str, Any]) -> Sequence[str]:
+    from gridready.checks import load_check
+    return load_check(check).validate_expect(expect)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    path = args.file or str(bundled.milestones_file())
+    try:
+        rules = load_rules(path, validate_expect=expect_problems)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{path}: INVALID ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''})")
+        return 2
+    print(f"{path}: OK ({len(rules.milestones)} milestones, {len(rules.waivers)} waivers)")
+    return 0

@@ -1,0 +1,116 @@
+"""The compliance evaluator: one pure function from a check's outcome to a state.
+
+Given what a check found, the milestone, the site and the evaluation date, it
+decides COMPLIANT, PENDING, DUE, OVERDUE, WAIVED, NOT_APPLICABLE or UNKNOWN
+(SPEC.md) and the Nagios state that goes with it. Deadlines and waiver
+expiry dates are inclusive: compliant by the end of that day, UTC.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from gridready.checks.interface import Assessment, Severity
+from gridready.models import Milestone, Waiver
+
+
+class State(enum.IntEnum):
+    """Nagios service states; the value is the plugin exit code."""
+
+    OK = 0
+    WARNING = 1
+    CRITICAL = 2
+    UNKNOWN = 3
+
+
+def worst(states: Sequence[State]) -> State:
+    """The highest exit code, as nagiosplugin ranks states; nothing checked is UNKNOWN."""
+    return max(states) if states else State.UNKNOWN
+
+
+class Compliance(enum.Enum):
+    COMPLIANT = "COMPLIANT"
+    PENDING = "PENDING"
+    DUE = "DUE"
+    OVERDUE = "OVERDUE"
+    WAIVED = "WAIVED"
+    NOT_APPLICABLE = "NOT_APPLICABLE"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def state(self) -> State:
+        return _STATE[self]
+
+
+_STATE = {Compliance.COMPLIANT: State.OK, Compliance.PENDING: State.OK,
+          Compliance.DUE: State.WARNING, Compliance.OVERDUE: State.CRITICAL,
+          Compliance.WAIVED: State.OK, Compliance.NOT_APPLICABLE: State.OK,
+          Compliance.UNKNOWN: State.UNKNOWN}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The evaluation of one milestone for one site."""
+
+    milestone: Milestone
+    compliance: Compliance
+    message: str
+    days_left: int
+    waiver: Waiver | None = None
+    remediation: str = ""
+
+    @property
+    def state(self) -> State:
+        return self.compliance.state
+
+
+def days_left(deadline: date, as_of: date) -> int:
+    """Whole days until the deadline; 0 on the day itself, negative once overdue."""
+    return (deadline - as_of).days
+
+
+def evaluate(milestone: Milestone, site: str | None, tier: int,
+             outcome: Assessment | str | None, as_of: date,
+             waivers: Sequence[Waiver] = ()) -> Verdict:
+    """Decide the compliance of ``site`` with ``milestone`` on ``as_of``.
+
+    ``outcome`` is the check's assessment, or a string saying why the check
+    could not run (or None: no data), which makes the result UNKNOWN.
+    """
+    left = days_left(milestone.deadline, as_of)
+
+    def verdict(compliance: Compliance, message: str, waiver: Waiver | None = None,
+                remediation: str = "") -> Verdict:
+        return Verdict(milestone, compliance, message, left, waiver, remediation)
+
+    if not milestone.scope.applies(site, tier):
+        return verdict(Compliance.NOT_APPLICABLE, f"site {site or '(unnamed)'} (tier {tier}) is out of scope")
+    if outcome is None:
+        return verdict(Compliance.UNKNOWN, "no result for this check")
+    if isinstance(outcome, str):
+        return verdict(Compliance.UNKNOWN, outcome)
+    if not outcome.applicable:
+        return verdict(Compliance.NOT_APPLICABLE, outcome.message)
+    if outcome.passed:
+        return verdict(Compliance.COMPLIANT, outcome.message)
+
+    remediation = outcome.remediation or milestone.remediation
+    mine = [w for w in waivers if w.milestone == milestone.id and site is not None
+            and w.site.casefold() == site.casefold()]
+    valid = [w for w in mine if w.expires >= as_of]
+    if valid:
+        waiver = max(valid, key=lambda w: w.expires)
+        return verdict(Compliance.WAIVED, f"{outcome.message}; waived until {waiver.expires}: {waiver.reason}",
+                       waiver, remediation)
+    message = outcome.message
+    if mine:
+        expired = max(mine, key=lambda w: w.expires)
+        message += f"; waiver expired {expired.expires}"
+    if left < 0 and outcome.severity is Severity.CRITICAL:
+        return verdict(Compliance.OVERDUE, message, remediation=remediation)
+    if left <= milestone.warn_days:
+        return verdict(Compliance.DUE, message, remediation=remediation)
+    return verdict(Compliance.PENDING, message, remediation=remediation)

@@ -1,0 +1,1 @@
+"""The Nagios plugin side: argument parsing, output format and the probe runtime."""

@@ -1,0 +1,118 @@
+"""The probe runtime: the one boundary that owns stdout and the exit code.
+
+It parses the command line, loads rules and inventory, runs the check through
+the engine under a whole-probe deadline, and prints one result. Whatever goes
+wrong below it becomes a single UNKNOWN line (a traceback only at ``-vvv``);
+an expired ``-t`` becomes ``--timeout-state`` naming the stage that hung.
+SIGALRM backs the deadline up for code that blocks without asking it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import traceback
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from types import FrameType
+from typing import Any, NoReturn, TextIO
+
+from gridready.checks.interface import Check, Request
+from gridready.compliance import State
+from gridready.deadline import Deadline
+from gridready.errors import CheckTimeout, GridreadyError, UsageError
+from gridready.nagios.args import UsageExit, build_parser
+from gridready.nagios.output import clean, json_text, nagios_text, status_line
+
+
+def main(name: str, argv: Sequence[str] | None = None, check: Check | None = None) -> NoReturn:
+    """Console-script entry: run the probe and exit with its Nagios code."""
+    sys.exit(run(name, sys.argv[1:] if argv is None else argv, check, sys.stdout))
+
+
+def run(name: str, argv: Sequence[str], check: Check | None, out: TextIO) -> int:
+    title = name.upper()
+    verbose = 0
+    deadline: Deadline | None = None
+    timeout_state = State.UNKNOWN
+    try:
+        if check is None:
+            from gridready.checks import load_check
+            check = load_check(name)
+        args = build_parser(check).parse_args(list(argv))
+        verbose = args.verbose
+        timeout_state = State[args.timeout_state.upper()]
+        deadline = Deadline(args.timeout)
+        _arm_alarm(deadline)
+        try:
+            return _probe(check, args, deadline, out)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except UsageExit as exc:
+        if exc.status:
+            out.write(exc.status + "\n")
+        return State.UNKNOWN.value
+    except UsageError as exc:
+        out.write(f"{title} UNKNOWN - bad arguments: {clean(str(exc))}\n")
+        return State.UNKNOWN.value
+    except CheckTimeout as exc:
+        out.write(status_line(title, timeout_state, str(exc)) + "\n")
+        return timeout_state.value
+    except GridreadyError as exc:
+        out.write(status_line(title, State.UNKNOWN, str(exc)) + "\n")
+        return State.UNKNOWN.value
+    except Exception as exc:
+        out.write(status_line(title, State.UNKNOWN, f"internal error: {type(exc).__name__}: {exc}") + "\n")
+        if verbose >= 3:
+            out.write(traceback.format_exc())
+        return State.UNKNOWN.value
+
+
+def _arm_alarm(deadline: Deadline) -> None:
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise deadline.timeout()
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, deadline.seconds)
+
+
+def _probe(check: Check, args: Any, deadline: Deadline, out: TextIO) -> int:
+    from gridready import bundled
+    from gridready.configfile import load_inventory, load_rules
+    from gridready.engine import run_check
+
+    with deadline.during("loading milestone rules"):
+        rules = load_rules(args.milestones or bundled.milestones_file(),
+                           validate_expect=lambda name, expect: check.validate_expect(expect)
+                           if name == check.name else ())
+    milestones = rules.for_check(check.name)
+    if args.milestone:
+        chosen = rules.milestone(args.milestone)
+        if chosen is None:
+            raise UsageError(f"no milestone '{args.milestone}' in {rules.path}")
+        if chosen.check != check.name:
+            raise UsageError(f"milestone '{chosen.id}' uses check {chosen.check}, not {check.name}")
+        milestones = (chosen,)
+
+    site, tier, inventory = args.site, args.tier, None
+    if args.site or args.inventory:
+        with deadline.during("loading the site inventory"):
+            inventory = load_inventory(args.inventory or bundled.inventory_file())
+        known = inventory.site(args.site) if args.site else None
+        if known is not None:
+            site = known.name
+            tier = known.tier if tier is None else tier
+    as_of = args.as_of or datetime.now(timezone.utc).date()
+    options: Mapping[str, Any] = vars(args)
+    request = Request(options=options, site=site, tier=1 if tier is None else tier, inventory=inventory)
+    result = run_check(check, request, milestones, rules.waivers, as_of, deadline)
+
+    from gridready.nagios.contexts import evaluate
+    evaluated = evaluate(result)
+    result.state = State(evaluated.state.code)
+    if result.timeout is not None:
+        result.state = State[args.timeout_state.upper()]
+    if args.format == "json":
+        out.write(json_text(result))
+    else:
+        out.write(nagios_text(result, result.state, evaluated.perfdata, args.verbose))
+    return result.state.value

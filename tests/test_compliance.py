@@ -1,0 +1,114 @@
+"""The compliance evaluator: every state and every date boundary."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from gridready.checks.interface import Assessment, Finding, Severity
+from gridready.compliance import Compliance, State, evaluate, worst
+from gridready.models import Milestone, Scope, Waiver
+
+DEADLINE = date(2010, 5, 31)
+M = Milestone(id="glexec-t1", title="t", source="GDB", deadline=DEADLINE, check="glexec",
+              warn_days=30, scope=Scope(tiers=(1,)), remediation="install gLExec")
+PASS = Assessment((Finding(True, "glexec setuid root, SCAS"),))
+FAIL = Assessment((Finding(False, "no SCAS/Argus in LCMAPS", "add lcmaps_scas_client.mod"),))
+DEGRADED = Assessment((Finding(False, "channel drained", severity=Severity.WARNING),))
+DAY = timedelta(days=1)
+
+
+def ev(outcome: Assessment | str | None, as_of: date, site: str = "RAL-LCG2", tier: int = 1,
+       waivers: tuple[Waiver, ...] = ()) -> tuple[Compliance, State, int]:
+    v = evaluate(M, site, tier, outcome, as_of, waivers)
+    return v.compliance, v.state, v.days_left
+
+
+def test_compliant_is_ok_whatever_the_date() -> None:
+    assert ev(PASS, DEADLINE + 1000 * DAY) == (Compliance.COMPLIANT, State.OK, -1000)
+    assert ev(PASS, DEADLINE - 100 * DAY)[0] is Compliance.COMPLIANT
+
+
+@pytest.mark.parametrize("as_of, expected", [
+    (DEADLINE - 31 * DAY, (Compliance.PENDING, State.OK, 31)),      # outside warn_days
+    (DEADLINE - 30 * DAY, (Compliance.DUE, State.WARNING, 30)),     # first day within warn_days
+    (DEADLINE - DAY, (Compliance.DUE, State.WARNING, 1)),           # the day before
+    (DEADLINE, (Compliance.DUE, State.WARNING, 0)),                 # the day of: still until its end
+    (DEADLINE + DAY, (Compliance.OVERDUE, State.CRITICAL, -1)),     # the day after
+])
+def test_failing_by_date(as_of: date, expected: tuple[Compliance, State, int]) -> None:
+    assert ev(FAIL, as_of) == expected
+
+
+def test_message_and_remediation_carried() -> None:
+    v = evaluate(M, "RAL-LCG2", 1, FAIL, DEADLINE + DAY)
+    assert v.message == "no SCAS/Argus in LCMAPS" and v.remediation == "add lcmaps_scas_client.mod"
+    bare = Assessment((Finding(False, "no glexec"),))
+    assert evaluate(M, "RAL-LCG2", 1, bare, DEADLINE).remediation == "install gLExec"
+
+
+def test_warning_severity_never_escalates_past_due() -> None:
+    assert ev(DEGRADED, DEADLINE + 50 * DAY)[:2] == (Compliance.DUE, State.WARNING)
+    assert ev(DEGRADED, DEADLINE - 60 * DAY)[:2] == (Compliance.PENDING, State.OK)
+
+
+EXPIRES = DEADLINE + 10 * DAY
+
+
+@pytest.mark.parametrize("as_of, expected", [
+    (EXPIRES - DAY, Compliance.WAIVED),     # the day before expiry
+    (EXPIRES, Compliance.WAIVED),           # the day of expiry: valid until its end
+    (EXPIRES + DAY, Compliance.OVERDUE),    # the day after: evaluated normally, noted
+])
+def test_waiver_expiry_boundaries(as_of: date, expected: Compliance) -> None:
+    waiver = Waiver("glexec-t1", "ral-lcg2", "ARC site", EXPIRES)
+    v = evaluate(M, "RAL-LCG2", 1, FAIL, as_of, (waiver,))
+    assert v.compliance is expected
+    if expected is Compliance.WAIVED:
+        assert v.state is State.OK and v.waiver == waiver and "ARC site" in v.message
+    else:
+        assert v.state is State.CRITICAL and v.waiver is None
+        assert v.message == f"no SCAS/Argus in LCMAPS; waiver expired {EXPIRES}"
+
+
+def test_waiver_only_for_its_site_and_milestone() -> None:
+    others = (Waiver("glexec-t1", "pic", "x", DEADLINE + 100 * DAY),
+              Waiver("other-milestone", "RAL-LCG2", "x", DEADLINE + 100 * DAY))
+    assert ev(FAIL, DEADLINE + DAY, waivers=others)[0] is Compliance.OVERDUE
+
+
+def test_waiver_does_not_hide_compliance_or_unknown() -> None:
+    w = (Waiver("glexec-t1", "RAL-LCG2", "x", DEADLINE + 100 * DAY),)
+    assert ev(PASS, DEADLINE, waivers=w)[0] is Compliance.COMPLIANT
+    assert ev("bdii.example: connection refused", DEADLINE, waivers=w)[0] is Compliance.UNKNOWN
+
+
+def test_not_applicable_by_scope() -> None:
+    assert ev(FAIL, DEADLINE + DAY, site="CERN-PROD", tier=0) == (Compliance.NOT_APPLICABLE, State.OK, -1)
+    excluded = Milestone(**{**M.__dict__, "scope": Scope(tiers=(1,), exclude=("pic",))})
+    assert evaluate(excluded, "PIC", 1, FAIL, DEADLINE).compliance is Compliance.NOT_APPLICABLE
+    named = Milestone(**{**M.__dict__, "scope": Scope(tiers=(1,), sites=("CERN-PROD",))})
+    assert evaluate(named, "CERN-PROD", 0, FAIL, DEADLINE).compliance is Compliance.DUE
+    everyone = Milestone(**{**M.__dict__, "scope": Scope()})
+    assert evaluate(everyone, None, 2, FAIL, DEADLINE).compliance is Compliance.DUE
+
+
+def test_not_applicable_from_check() -> None:
+    castor = Assessment(applicable=False, summary="srm.example runs CASTOR, not dCache")
+    v = evaluate(M, "RAL-LCG2", 1, castor, DEADLINE + DAY)
+    assert (v.compliance, v.message) == (Compliance.NOT_APPLICABLE, "srm.example runs CASTOR, not dCache")
+
+
+def test_unknown_when_check_could_not_run() -> None:
+    v = evaluate(M, "RAL-LCG2", 1, "bdii.example:2170: connection refused", DEADLINE + DAY)
+    assert (v.compliance, v.state, v.message) == (Compliance.UNKNOWN, State.UNKNOWN,
+                                                  "bdii.example:2170: connection refused")
+    assert ev(None, DEADLINE)[:2] == (Compliance.UNKNOWN, State.UNKNOWN)
+
+
+def test_worst_state() -> None:
+    assert worst([State.OK, State.WARNING]) is State.WARNING
+    assert worst([State.CRITICAL, State.OK]) is State.CRITICAL
+    assert worst([State.CRITICAL, State.UNKNOWN]) is State.UNKNOWN
+    assert worst([]) is State.UNKNOWN
