@@ -8,6 +8,7 @@ deadlines and waivers, summarise.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from gridready.checks.interface import Check, Observation, Request
@@ -27,6 +28,7 @@ def run_check(check: Check, request: Request, milestones: Sequence[Milestone],
     timeout: str | None = None
     in_scope = [m for m in milestones if m.scope.applies(request.site, request.tier)]
     if in_scope:
+        request = replace(request, expects=tuple(m.expect for m in in_scope))
         try:
             observation = check.collect(request, deadline)
         except CheckTimeout as exc:

@@ -106,6 +106,9 @@ class Request:
     site: str | None = None
     tier: int = 1
     inventory: Inventory | None = None
+    #: The ``expect`` of every in-scope milestone this collection serves (set by
+    #: the engine), so ``collect`` can do costly extra work only when one asks.
+    expects: tuple[Mapping[str, Any], ...] = ()
 
     def opt(self, name: str, default: Any = None) -> Any:
         value = self.options.get(name)
