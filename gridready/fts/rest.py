@@ -1,0 +1,223 @@
+"""FTS3 REST client: the link, storage and optimizer configuration of one server.
+
+Reads ``/whoami`` (proves the credentials are accepted), ``/config/links``,
+``/config/se`` and ``/optimizer`` over HTTPS with an X.509 client
+certificate or proxy (gridready.sources.http does the transport, TLS,
+deadline and size bounds). Older FTS3 servers lack some of these resources
+and answer 404 or an HTML page: that is "unsupported on this server", an
+UNKNOWN, not a compliance failure. The documents are validated field by
+field, since a server (or a proxy in front of it) may send anything.
+
+``location`` may also be a saved configuration: one JSON file holding an
+object keyed by the REST paths (``whoami``, ``config/links``, ``config/se``,
+``optimizer``), so a site admin can reproduce a result offline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from gridready.errors import SourceError
+
+if TYPE_CHECKING:
+    from gridready.deadline import Deadline
+    from gridready.sources.http import TLSOptions
+
+#: The resources read, in order; whoami first so bad credentials fail on the cheapest call.
+PATHS = ("whoami", "config/links", "config/se", "optimizer")
+_LINK_INTS = ("min_active", "max_active", "nostreams", "tcp_buffer_size")
+
+
+@dataclass(frozen=True)
+class Link:
+    """One ``/config/links`` entry; numbers the server left null are None."""
+
+    name: str
+    source: str
+    destination: str
+    min_active: int | None = None
+    max_active: int | None = None
+    nostreams: int | None = None
+    tcp_buffer_size: int | None = None
+    optimizer_mode: Any = None
+    no_delegation: bool | None = None
+
+    @property
+    def pair(self) -> str:
+        return f"{self.source} -> {self.destination}"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """One ``/config/se`` entry: the SE name, its site if published, its ``*max_active`` limits."""
+
+    name: str
+    site: str | None = None
+    limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Fts3Config:
+    location: str
+    identity: str | None
+    links: tuple[Link, ...]
+    storages: tuple[StorageConfig, ...]
+    optimizer: bool
+
+
+def read_fts3(location: str, deadline: Deadline, tls: TLSOptions) -> Fts3Config:
+    """Read the configuration of the FTS3 server at ``location`` (URL or saved JSON file)."""
+    from gridready.sources.http import is_url
+
+    if is_url(location):
+        base = location.rstrip("/")
+        docs = {path: _get(f"{base}/{path}", deadline, tls) for path in PATHS}
+        where = {path: f"{base}/{path}" for path in PATHS}
+    else:
+        docs, where = _saved(location, deadline)
+    return Fts3Config(
+        location=location, identity=parse_whoami(docs["whoami"], where["whoami"]),
+        links=parse_links(docs["config/links"], where["config/links"]),
+        storages=parse_storages(docs["config/se"], where["config/se"]),
+        optimizer=parse_optimizer(docs["optimizer"], where["optimizer"]))
+
+
+def _get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
+    from gridready.sources.http import fetch, looks_like_html, parse_json
+
+    try:
+        content_type, body = fetch(url, deadline, tls, accept="application/json")
+    except SourceError as exc:
+        # http.fetch words a 404 as "<url>: HTTP 404 ..."; older FTS3 servers
+        # lack /config/* and /optimizer, which is not the site's fault.
+        if str(exc).startswith(f"{url}: HTTP 404"):
+            raise SourceError(f"{url}: unsupported on this server (HTTP 404 Not Found); "
+                              "is it an FTS3 REST endpoint (port 8446) of a recent enough version?") from None
+        raise
+    if looks_like_html(content_type, body):
+        raise SourceError(f"{url}: unsupported on this server (it answered an HTML page, not JSON); "
+                          "is it an FTS3 REST endpoint (port 8446)?")
+    return parse_json(body, content_type, url)
+
+
+def _saved(path: str, deadline: Deadline) -> tuple[dict[str, Any], dict[str, str]]:
+    from gridready.sources.http import fetch_json
+
+    doc = fetch_json(path, deadline)
+    if not isinstance(doc, dict):
+        raise SourceError(f"{path}: expected a JSON object keyed by FTS3 REST path "
+                          f"({', '.join(PATHS)}), got {_kind(doc)}")
+    missing = [p for p in PATHS if p not in doc]
+    if missing:
+        raise SourceError(f"{path}: saved FTS3 configuration lacks {', '.join(repr(m) for m in missing)}")
+    return {p: doc[p] for p in PATHS}, {p: f"{path} [{p}]" for p in PATHS}
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else {dict: "an object", list: "a list", str: "a string",
+                                         bool: "a boolean"}.get(type(value), type(value).__name__)
+
+
+def parse_whoami(doc: Any, where: str) -> str | None:
+    """The caller's DN as the server saw it."""
+    if not isinstance(doc, dict):
+        raise SourceError(f"{where}: expected a JSON object, got {_kind(doc)}")
+    dn = doc.get("user_dn")
+    if isinstance(dn, str) and dn:
+        return dn
+    dns = doc.get("dn")
+    if isinstance(dns, list) and dns and isinstance(dns[0], str):
+        return dns[0]
+    return None
+
+
+def _opt_int(item: Mapping[str, Any], key: str, where: str) -> int | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SourceError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a whole number")
+    return value
+
+
+def _text(item: Mapping[str, Any], key: str, where: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SourceError(f"{where}: '{key}' is {_kind(value)}, expected a non-empty string")
+    return value.strip()
+
+
+def parse_links(doc: Any, where: str) -> tuple[Link, ...]:
+    """``/config/links``: a list of link objects (an object keyed by symbolic name is accepted too)."""
+    if isinstance(doc, dict) and all(isinstance(v, dict) for v in doc.values()):
+        items = [dict(v, symbolicname=v.get("symbolicname", k)) for k, v in doc.items()]
+    elif isinstance(doc, list):
+        items = doc
+    else:
+        raise SourceError(f"{where}: expected a list of links, got {_kind(doc)}")
+    links: list[Link] = []
+    for i, item in enumerate(items):
+        here = f"{where}: link {i}"
+        if not isinstance(item, dict):
+            raise SourceError(f"{here} is {_kind(item)}, expected an object")
+        name = _text(item, "symbolicname", here)
+        here = f"{where}: link {name}"
+        ints = {key: _opt_int(item, key, here) for key in _LINK_INTS}
+        no_delegation = item.get("no_delegation")
+        links.append(Link(name=name, source=_text(item, "source", here),
+                          destination=_text(item, "destination", here),
+                          optimizer_mode=item.get("optimizer_mode"),
+                          no_delegation=no_delegation if isinstance(no_delegation, bool) else None,
+                          **ints))
+    return tuple(links)
+
+
+def parse_storages(doc: Any, where: str) -> tuple[StorageConfig, ...]:
+    """``/config/se``: an object keyed by SE name, each with its settings directly or under ``se_info``."""
+    if isinstance(doc, list):
+        named: list[tuple[str, Any]] = []
+        for i, item in enumerate(doc):
+            if not isinstance(item, dict):
+                raise SourceError(f"{where}: SE {i} is {_kind(item)}, expected an object")
+            key = next((k for k in ("storage", "se", "name") if isinstance(item.get(k), str)), None)
+            if key is None:
+                raise SourceError(f"{where}: SE {i} has no 'storage' name")
+            named.append((item[key], item))
+    elif isinstance(doc, dict):
+        named = list(doc.items())
+    else:
+        raise SourceError(f"{where}: expected an object keyed by SE, got {_kind(doc)}")
+    storages: list[StorageConfig] = []
+    for name, item in named:
+        here = f"{where}: SE {name}"
+        if not isinstance(item, dict):
+            raise SourceError(f"{here} is {_kind(item)}, expected an object")
+        info = item.get("se_info", item)
+        if info is None:
+            info = {}
+        if not isinstance(info, dict):
+            raise SourceError(f"{here}: 'se_info' is {_kind(info)}, expected an object")
+        limits: dict[str, int] = {}
+        for key in sorted(info):
+            if str(key).endswith("max_active"):
+                value = _opt_int(info, key, here)
+                if value is not None:
+                    limits[str(key)] = value
+        site = info.get("site")
+        storages.append(StorageConfig(name=str(name), site=site if isinstance(site, str) and site else None,
+                                      limits=MappingProxyType(limits)))
+    return tuple(storages)
+
+
+def parse_optimizer(doc: Any, where: str) -> bool:
+    """``/optimizer``: a boolean (also accepted: ``"true"``/``"false"``, ``{"enabled": bool}``)."""
+    if isinstance(doc, dict) and "enabled" in doc:
+        doc = doc["enabled"]
+    if isinstance(doc, bool):
+        return doc
+    if isinstance(doc, str) and doc.strip().lower() in ("true", "false"):
+        return doc.strip().lower() == "true"
+    raise SourceError(f"{where}: expected true or false, got {_kind(doc)} {str(doc)[:40]!r}")
