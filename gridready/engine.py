@@ -26,6 +26,8 @@ def run_check(check: Check, request: Request, milestones: Sequence[Milestone],
     observation: Observation | None = None
     failure: str | None = None
     timeout: str | None = None
+    if request.as_of is None:
+        request = replace(request, as_of=as_of)
     in_scope = [m for m in milestones if m.scope.applies(request.site, request.tier)]
     if in_scope:
         request = replace(request, expects=tuple(m.expect for m in in_scope))

@@ -15,6 +15,7 @@ import argparse
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
 from gridready.deadline import Deadline
@@ -109,6 +110,9 @@ class Request:
     #: The ``expect`` of every in-scope milestone this collection serves (set by
     #: the engine), so ``collect`` can do costly extra work only when one asks.
     expects: tuple[Mapping[str, Any], ...] = ()
+    #: The evaluation date (``--as-of``; set by the engine when left out), for
+    #: checks whose verdict depends on the date (e.g. a release's end of support).
+    as_of: date | None = None
 
     def opt(self, name: str, default: Any = None) -> Any:
         value = self.options.get(name)

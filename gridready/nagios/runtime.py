@@ -103,7 +103,8 @@ def _probe(check: Check, args: Any, deadline: Deadline, out: TextIO) -> int:
             tier = known.tier if tier is None else tier
     as_of = args.as_of or datetime.now(timezone.utc).date()
     options: Mapping[str, Any] = vars(args)
-    request = Request(options=options, site=site, tier=1 if tier is None else tier, inventory=inventory)
+    request = Request(options=options, site=site, tier=1 if tier is None else tier, inventory=inventory,
+                      as_of=as_of)
     result = run_check(check, request, milestones, rules.waivers, as_of, deadline)
 
     from gridready.nagios.contexts import evaluate
