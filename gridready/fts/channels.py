@@ -149,10 +149,12 @@ class _Parser:
 
     def _start(self, number: int, name: str) -> None:
         self.finish()
-        if not name:
+        if name:
+            name = name.upper()
+        else:
             self.problem(number, "'Channel:' line without a channel name")
             name = f"(unnamed channel at line {number})"
-        self.block = _Block(name.upper(), number)
+        self.block = _Block(name, number)
 
     def _share(self, number: int, m: re.Match[str]) -> None:
         if self.block is None:
@@ -252,7 +254,7 @@ def read_channel_list(path: str, deadline: Deadline) -> ChannelListing:
         except OSError as exc:
             raise SourceError(f"{path}: cannot read FTS channel listing: {exc.strerror or exc}") from None
     if len(data) > MAX_BYTES:
-        raise SourceError(f"{path}: larger than {MAX_BYTES // (1024 * 1024)} MiB, not an FTS channel listing")
+        raise SourceError(f"{path}: larger than {MAX_BYTES} bytes, not an FTS channel listing")
     nul = data.find(b"\0")
     if nul >= 0:
         raise SourceError(f"{path}: binary data (NUL byte at offset {nul}), not an FTS channel listing")
