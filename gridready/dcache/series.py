@@ -85,12 +85,12 @@ class SeriesTable:
             if info.supported_on(day):
                 return Support(series, info, True, info.describe())
             return Support(series, info, False,
-                           f"{info.kind} series {name} past its end of support "
+                           f"{info.kind} series {name} is past its end of support "
                            f"({info.supported_until})")
         if self.entries and series < self.entries[0].series:
             return Support(series, None, False,
-                           f"series {name} predates {self.entries[0].name}, the oldest series "
-                           "in the dCache series table, and is out of support")
+                           f"series {name} is out of support (older than {self.entries[0].name}, "
+                           "the first series in the dCache series table)")
         return Support(series, None, None,
                        f"series {name} is not in the dCache series table "
                        f"{self.path or '(bundled)'}, so its support cannot be judged")
