@@ -96,7 +96,8 @@ class GlexecCheck:
                            help="TCP + TLS handshake with the SCAS/Argus endpoints of the LCMAPS database")
         group.add_argument("--capath", metavar="DIR|FILE",
                            help="CA certificates for --reach (default /etc/grid-security/certificates)")
-        group.add_argument("--cert", metavar="FILE", help="client certificate for --reach (default: the proxy)")
+        group.add_argument("--cert", metavar="FILE", help="client certificate (PEM; a proxy holds its key) for --reach, "
+                                "for services that require one")
         group.add_argument("--key", metavar="FILE", help="client key for --reach")
         group.add_argument("--host", metavar="NAME",
                            help="worker node name in results (default: this host's name)")
@@ -223,8 +224,8 @@ def _reach(facts: GlexecFacts, request: Request, deadline: Deadline) -> tuple[Re
         raise UsageError(f"--capath {request.opt('capath')}: no such file or directory")
     cert = real(request.opt("cert"))
     key = real(request.opt("key"))
-    if cert is None and request.opt("proxy"):
-        cert = real(request.opt("proxy"))
+    if key and not cert:
+        raise UsageError("--key needs --cert")
     ctx = TLSSettings(capath, cert, key).context()
     return tuple(handshake(e.service, e.url, e.default_port, ctx, deadline) for e in facts.routing.endpoints)
 
@@ -360,7 +361,7 @@ def _reach_findings(facts: GlexecFacts) -> list[Finding]:
         if r.ok:
             out.append(_ok(f"{label} {r.address} answers TLS ({r.tls_ms} ms)"))
         else:
-            out.append(Finding(False, f"{label} {r.url}: {r.error}",
+            out.append(Finding(False, f"{label} {r.address if r.host else r.url}: {r.error}",
                                f"Check that {label} at {r.address} is up, open to the worker nodes and "
                                "has a host certificate from a CA in the worker nodes' CA directory"))
     return out

@@ -34,6 +34,8 @@ SERVICES: Mapping[str, tuple[re.Pattern[str], tuple[str, ...], int]] = MappingPr
               ("--pep-daemon-endpoint-url", "-pep-daemon-endpoint-url"), 8154),
 })
 
+_DUMMY_BAD = re.compile(r"(?:lib)?lcmaps_dummy_bad(?:\.mod|\.so(?:\.\d+)*)\Z")
+
 #: What the services are called in messages.
 LABELS: Mapping[str, str] = MappingProxyType({"scas": "SCAS", "argus": "Argus"})
 
@@ -55,6 +57,11 @@ class Plugin:
     module: str
     args: tuple[str, ...]
     line: int
+
+    @property
+    def always_fails(self) -> bool:
+        """``lcmaps_dummy_bad.mod`` exists to end a policy in failure: it never succeeds."""
+        return bool(_DUMMY_BAD.match(self.module.rsplit("/", 1)[-1]))
 
     @property
     def service(self) -> str | None:
@@ -359,6 +366,8 @@ def _routes(db: LcmapsDb, policy: Policy) -> Iterator[tuple[str, ...]]:
         # Pushed failure first so the success branch is walked (and reported) first.
         if rule is not None and rule.on_failure is not None:
             stack.append((rule.on_failure, succeeded, seen))
+        if db.plugins[plugin].always_fails:
+            continue
         if rule is None or rule.on_success is None:
             yield succeeded + (plugin,)
         else:

@@ -11,6 +11,7 @@ nothing is a timeout naming the stage, not a hung probe.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import time
@@ -50,12 +51,13 @@ class TLSSettings:
                 else:
                     ctx.load_verify_locations(cafile=self.capath)
             except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"--capath {self.capath}: {_reason(exc)}") from None
+                raise UsageError(f"--capath {self.capath}: no usable CA certificates ({_reason(exc)})") from None
         if self.cert:
             try:
                 ctx.load_cert_chain(self.cert, self.key or None)
             except (OSError, ssl.SSLError) as exc:
-                raise UsageError(f"client certificate {self.cert}: {_reason(exc)}") from None
+                raise UsageError(f"client certificate {self.cert}: not a usable PEM certificate and key "
+                                 f"({_reason(exc)})") from None
         return ctx
 
 
@@ -110,7 +112,7 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
     try:
         host, port = split_endpoint(url, default_port)
     except ValueError as exc:
-        return Reach(service, url, url, default_port, error=str(exc))
+        return Reach(service, url, "", default_port, error=str(exc))
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     start = time.perf_counter()
     with deadline.during(f"connecting to {service} at {addr}"):
@@ -121,7 +123,7 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
         except socket.gaierror as exc:
             return Reach(service, url, host, port, error=f"cannot resolve {host}: {exc.strerror or exc}")
         except OSError as exc:
-            return Reach(service, url, host, port, error=f"cannot connect to {addr}: {_reason(exc)}")
+            return Reach(service, url, host, port, error=f"cannot connect: {_reason(exc)}")
     connected = time.perf_counter()
     try:
         with deadline.during(f"TLS handshake with {service} at {addr}"):
@@ -133,11 +135,11 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
                 raise deadline.timeout() from None
             except ssl.SSLCertVerificationError as exc:
                 return Reach(service, url, host, port, _ms(start, connected),
-                             error=f"TLS handshake with {addr} failed: certificate not trusted: "
+                             error=f"TLS handshake failed: certificate not trusted: "
                                    f"{exc.verify_message or _reason(exc)}")
             except (ssl.SSLError, OSError) as exc:
                 return Reach(service, url, host, port, _ms(start, connected),
-                             error=f"TLS handshake with {addr} failed: {_reason(exc)}")
+                             error=f"TLS handshake failed: {_reason(exc)}")
     finally:
         sock.close()
     return Reach(service, url, host, port, _ms(start, connected), _ms(connected, time.perf_counter()), version)
@@ -151,8 +153,11 @@ def _reason(exc: BaseException) -> str:
     """A short reason: OpenSSL's reason code, else strerror, else the text."""
     if isinstance(exc, (ssl.SSLEOFError, ConnectionResetError, BrokenPipeError)):
         return "connection closed by the server"
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return exc.reason.lower().replace("_", " ")
+    if isinstance(exc, ssl.SSLError):
+        if exc.reason:
+            return exc.reason.lower().replace("_", " ")
+        # "[SSL] PEM lib (_ssl.c:3905)" -> "PEM lib"
+        return re.sub(r"^\[\w+\]\s*|\s*\(_ssl\.c:\d+\)$", "", exc.strerror or str(exc)) or "TLS error"
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
     return str(exc) or type(exc).__name__
