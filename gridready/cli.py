@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "sweep": "sweep",
     "ingest": "ingest",
     "report": "report",
+    "export": "export",
     "nagios-config": "nagios_config",
 }
 

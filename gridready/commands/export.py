@@ -1,0 +1,41 @@
+"""``gridready export``: stored probe results as WLCG metricOutput messages on stdout.
+
+One message per stored result (``key: value`` lines ended by ``EOT``), oldest
+first, for a message-broker publisher to send as they are. Exit 0, or 3 when
+the database cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    from gridready.commands.report import day
+    from gridready.store import DEFAULT_DB
+    p = sub.add_parser(
+        "export", help="stored probe results as WLCG metricOutput messages",
+        description="Print the stored probe results as WLCG metricOutput messages (key: value lines ended "
+                    "by EOT), oldest first, ready for a message broker.",
+        epilog="Exit codes: 0 done, 3 the database cannot be read.")
+    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only results checked on or after this day")
+    p.add_argument("--vo", metavar="NAME", help="add voName to every message")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridready.metricoutput import message
+    from gridready.store import Store
+
+    since = (datetime(args.since.year, args.since.month, args.since.day, tzinfo=timezone.utc)
+             if args.since else None)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    with Store(args.db, create=False) as store:
+        results = store.results(since)
+    for result in results:
+        sys.stdout.write(message(result, now, args.vo))
+    return 0

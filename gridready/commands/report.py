@@ -1,0 +1,148 @@
+"""``gridready report``: the per-Tier-1 compliance matrix for the GDB, as table, markdown, JSON or SSB.
+
+Reads the latest result per site, milestone and target from the history
+and re-evaluates it against the current rules on ``--as-of``; ``--since``
+adds what changed. With no results in the database it shows the bundled
+example grid snapshot (file sources only, no network), saying so on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gridready.errors import UsageError
+
+if TYPE_CHECKING:
+    from gridready.models import Rules
+    from gridready.report.matrix import Report
+    from gridready.store import Store
+
+#: The bundled example grid snapshot was taken on this day, at this time.
+SNAPSHOT_DATE = date(2010, 6, 8)
+SNAPSHOT_TIME = datetime(2010, 6, 8, 10, 0, 0, tzinfo=timezone.utc)
+FORMATS = ("table", "markdown", "json", "ssb")
+
+
+def day(text: str) -> date:
+    """An argparse type for YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad date '{text}', expected YYYY-MM-DD") from None
+
+
+def add_parser(sub: Any) -> None:
+    from gridready.store import DEFAULT_DB
+    p = sub.add_parser(
+        "report", help="the per-Tier-1 compliance matrix (table, markdown, json, ssb)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="The Tier-0/Tier-1 x milestone compliance matrix from the latest stored results, "
+                    "re-evaluated against the current rules and waivers on --as-of.\n"
+                    "With no results in the database it shows the bundled example grid snapshot "
+                    f"of {SNAPSHOT_DATE}.",
+        epilog="--since D compares with the matrix on day D (results checked before D): newly-compliant "
+               "(now COMPLIANT), regression (was COMPLIANT, now fails), other (e.g. DUE -> OVERDUE).\n"
+               "Exit codes: 0 all compliant, pending, waived, not applicable or unknown; 1 some DUE; "
+               "2 some OVERDUE; 3 an error (bad database or configuration).")
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
+    p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="evaluation date (default: today, UTC)")
+    p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="also show what changed since this day")
+    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
+    p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
+    p.add_argument("--milestone", action="append", metavar="ID", help="only this milestone (repeatable)")
+    p.add_argument("--ssb-url", default="", metavar="TEMPLATE",
+                   help="url column of the SSB feed; may use {site} and {milestone} (default empty)")
+    p.add_argument("--schema", action="store_true",
+                   help="print the JSON Schema of the json format (gridready.report/1) and exit")
+    p.set_defaults(func=run)
+
+
+def example_snapshot(rules: Rules) -> Store:
+    """An in-memory history holding a sweep of the bundled example grid (file sources only)."""
+    from gridready import bundled
+    from gridready.configfile import load_inventory
+    from gridready.store import Store
+    from gridready.sweep import Done, Sweeper
+
+    inventory = load_inventory(bundled.example_dir() / "sites.yaml")
+    store = Store(":memory:")
+
+    def emit(done: Done) -> None:
+        store.add(done.result, done.outcomes, origin=done.origin, target=done.target, source=done.source)
+
+    Sweeper(inventory, rules, SNAPSHOT_DATE, now=lambda: SNAPSHOT_TIME).run(emit)
+    return store
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.schema:
+        from gridready.report.schema import json_schema_text
+        sys.stdout.write(json_schema_text())
+        return 0
+
+    from gridready import bundled
+    from gridready.configfile import load_inventory, load_rules
+    from gridready.models import Rules
+    from gridready.report import matrix as mx
+    from gridready.store import Store
+
+    rules = load_rules(args.milestones or bundled.milestones_file())
+    if args.milestone:
+        unknown = [m for m in args.milestone if rules.milestone(m) is None]
+        if unknown:
+            raise UsageError(f"no milestone '{unknown[0]}' in {rules.path}")
+        rules = Rules(milestones=tuple(m for m in rules.milestones if m.id in args.milestone),
+                      waivers=rules.waivers, path=rules.path)
+    if args.ssb_url:
+        try:
+            args.ssb_url.format(site="S", milestone="M")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise UsageError(f"bad --ssb-url template {args.ssb_url!r}: use {{site}} and {{milestone}} ({exc})") \
+                from None
+    as_of = args.as_of or datetime.now(timezone.utc).date()
+
+    store = Store(args.db, create=False) if Path(args.db).exists() else None
+    if store is not None and store.count() == 0:
+        store.close()
+        store = None
+    if store is None:
+        print(f"no results in {args.db}: showing the bundled example grid snapshot of {SNAPSHOT_DATE}",
+              file=sys.stderr)
+        inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
+        source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
+        store = example_snapshot(rules)
+    else:
+        inventory_file = args.inventory or bundled.inventory_file()
+        source = args.db
+    with store:
+        inventory = load_inventory(inventory_file)
+        sites = mx.report_sites(inventory.sites)
+        matrix = mx.build_matrix(sites, rules, store.latest(), as_of)
+        changes = None
+        if args.since is not None:
+            start = datetime(args.since.year, args.since.month, args.since.day, tzinfo=timezone.utc)
+            before = mx.build_matrix(sites, rules, store.latest(before=start), args.since)
+            changes = tuple(mx.changes(before, matrix))
+    report = mx.Report(matrix=matrix, generated_at=datetime.now(timezone.utc).replace(microsecond=0),
+                       data_source=source, since=args.since, changes=changes)
+    sys.stdout.write(render(report, args.format, args.ssb_url))
+    return mx.exit_code(matrix)
+
+
+def render(report: Report, fmt: str, ssb_url: str = "") -> str:
+    if fmt == "json":
+        from gridready.report import jsonout
+        return jsonout.render(report)
+    if fmt == "markdown":
+        from gridready.report import markdown
+        return markdown.render(report)
+    if fmt == "ssb":
+        from gridready.report import ssb
+        return ssb.render(report, ssb_url)
+    from gridready.report import table
+    return table.render(report, colour=sys.stdout.isatty())

@@ -1,0 +1,62 @@
+"""WLCG metricOutput messages for probe results, ready for a message broker. Pure.
+
+The SAM/Nagios message format: ``key: value`` lines ended by a line ``EOT``.
+``detailsData`` may span several lines, so it comes last, just before
+``EOT``; a details line that is exactly ``EOT`` is indented so it cannot end
+the message early. Times are UTC ``%Y-%m-%dT%H:%M:%SZ``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from gridready.result import ProbeResult, format_time
+
+#: check -> (metricName, serviceFlavour). gLExec keeps the SAM WN-gLExec metric
+#: name so dashboards already showing it pick these results up.
+METRICS: Mapping[str, tuple[str, str]] = {
+    "glexec": ("org.sam.glexec.WN-gLExec", "CE"),
+    "xrootd": ("org.wlcg.gridready.XRootD-Protocol", "XROOTD"),
+    "dcache_version": ("org.wlcg.gridready.dCache-Version", "SRMv2"),
+    "fts_channels": ("org.wlcg.gridready.FTS-Channels", "FTS"),
+}
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def host_name(service: str) -> str:
+    """The bare host of ``host``, ``host:port`` or a URL (``[v6]:port`` too)."""
+    if "://" in service:
+        return urlsplit(service).hostname or ""
+    if service.startswith("["):
+        return service[1:service.find("]")] if "]" in service else service
+    return service.rsplit(":", 1)[0] if service.count(":") == 1 else service
+
+
+def details_lines(result: ProbeResult) -> list[str]:
+    lines = []
+    for m in result.milestones:
+        when = (f"overdue {-m.days_left} days" if m.days_left < 0 else f"{m.days_left} days left")
+        lines.append(f"[{m.state.name}] {m.id}: {_one_line(m.message)} (deadline {m.deadline}, {when})")
+    lines.extend(_one_line(d) for d in result.details)
+    return [f" {line}" if line.strip() == "EOT" else line for line in lines]
+
+
+def message(result: ProbeResult, now: datetime, vo: str | None = None) -> str:
+    """One metricOutput message for ``result``, ending with ``EOT\\n``."""
+    metric, flavour = METRICS.get(result.check, (f"org.wlcg.gridready.{result.check}", result.check.upper()))
+    service = result.host or ""
+    fields = [("serviceURI", service), ("hostName", host_name(service)), ("serviceFlavour", flavour),
+              ("siteName", result.site or ""), ("metricStatus", result.state.name), ("metricName", metric),
+              ("summaryData", _one_line(result.summary)), ("gatheredAt", format_time(result.checked_at)),
+              ("timestamp", format_time(now))]
+    if vo:
+        fields.append(("voName", _one_line(vo)))
+    lines = [f"{key}: {_one_line(value)}" for key, value in fields]
+    lines.append("detailsData: " + "\n".join(details_lines(result)))
+    lines.append("EOT")
+    return "\n".join(lines) + "\n"

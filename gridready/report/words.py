@@ -1,0 +1,47 @@
+"""Words and colours shared by the human-readable report formats. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from gridready.compliance import Compliance
+from gridready.report.matrix import Cell, Change, Column
+
+#: Dashboard colour of each compliance (SSB colours; the terminal uses the same).
+COLOUR: Mapping[Compliance, str] = {
+    Compliance.COMPLIANT: "green", Compliance.PENDING: "green", Compliance.WAIVED: "green",
+    Compliance.NOT_APPLICABLE: "green", Compliance.DUE: "yellow", Compliance.OVERDUE: "red",
+    Compliance.UNKNOWN: "grey"}
+
+_ANSI: Mapping[str, str] = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "grey": "\x1b[90m"}
+_RESET = "\x1b[0m"
+
+#: What each word means, for legends.
+MEANING: Mapping[Compliance, str] = {
+    Compliance.COMPLIANT: "the check passes",
+    Compliance.PENDING: "fails, deadline more than warn_days away",
+    Compliance.DUE: "fails, deadline within warn_days",
+    Compliance.OVERDUE: "fails after the deadline (N days overdue)",
+    Compliance.WAIVED: "fails but a waiver agreed at the GDB covers it",
+    Compliance.NOT_APPLICABLE: "the milestone does not apply to the site",
+    Compliance.UNKNOWN: "the check could not run or there is no result",
+}
+
+
+def cell_word(cell: Cell) -> str:
+    """The compliance word, with the days overdue for OVERDUE: ``OVERDUE (8d)``."""
+    word = cell.compliance.value
+    return f"{word} ({cell.overdue_days}d)" if cell.compliance is Compliance.OVERDUE else word
+
+
+def paint(text: str, compliance: Compliance, colour: bool) -> str:
+    """``text`` in the compliance's ANSI colour when ``colour`` (stdout is a terminal)."""
+    return f"{_ANSI[COLOUR[compliance]]}{text}{_RESET}" if colour else text
+
+
+def tally(column: Column) -> str:
+    return f"{column.compliant}/{column.applicable} compliant"
+
+
+def change_line(change: Change) -> str:
+    return f"{change.site} {change.milestone}: {change.before.value} -> {change.after.value} ({change.kind})"
