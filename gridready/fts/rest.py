@@ -74,8 +74,9 @@ def read_fts3(location: str, deadline: Deadline, tls: TLSOptions) -> Fts3Config:
 
     if is_url(location):
         base = location.rstrip("/")
-        docs = {path: _get(f"{base}/{path}", deadline, tls) for path in PATHS}
         where = {path: f"{base}/{path}" for path in PATHS}
+        docs = {PATHS[0]: _first_get(where[PATHS[0]], deadline, tls)}
+        docs.update((path, _get(where[path], deadline, tls)) for path in PATHS[1:])
     else:
         docs, where = _saved(location, deadline)
     return Fts3Config(
@@ -83,6 +84,26 @@ def read_fts3(location: str, deadline: Deadline, tls: TLSOptions) -> Fts3Config:
         links=parse_links(docs["config/links"], where["config/links"]),
         storages=parse_storages(docs["config/se"], where["config/se"]),
         optimizer=parse_optimizer(docs["optimizer"], where["optimizer"]))
+
+
+def _first_get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
+    """The first request, where a refused client certificate shows up.
+
+    Under TLS 1.3 a server that refuses the client certificate often just
+    closes the connection, which the client sees as a bare EOF; say what
+    that most likely means.
+    """
+    try:
+        return _get(url, deadline, tls)
+    except SourceError as exc:
+        text = str(exc)
+        if "TLS error" not in text and "connection closed" not in text:
+            raise
+        if not (tls.cert or tls.proxy):
+            raise SourceError(f"{text}; no client certificate or proxy was given and FTS3 requires one "
+                              "(--cert and --key, or --proxy)") from None
+        raise SourceError(f"{text}; did the server refuse the client certificate "
+                          "(is it issued by a CA the server trusts, and not expired)?") from None
 
 
 def _get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
