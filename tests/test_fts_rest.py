@@ -4,6 +4,7 @@ and the FTS3 rules (links, optimizer, Tier-1 SE limits)."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping
 from datetime import date
 from pathlib import Path
@@ -257,3 +258,17 @@ def test_saved_file_missing_a_path(tmp_path: Path, inventory_file: Path) -> None
     compliance, message, _, _ = _check(str(path), inventory_file)
     assert compliance is Compliance.UNKNOWN
     assert message == f"{path}: saved FTS3 configuration lacks 'config/se', 'optimizer'"
+
+
+def test_hanging_server_is_bounded_by_the_probe_timeout(inventory_file: Path) -> None:
+    served = routes(fts3_docs())
+    served["/config/links"] = Response(body="[]", delay_seconds=20)
+    with running_https(served, require_client_cert=True) as server:
+        files = server.client_cert_files()
+        started = time.monotonic()
+        done = run_py(PROBE, "--fts", server.url(""), "--capath", server.ca_file, "--cert", files.cert,
+                      "--key", files.key, "--inventory", str(inventory_file), "--site", "RAL-LCG2", "-t", "1")
+        elapsed = time.monotonic() - started
+    assert (done.returncode, done.stderr) == (3, "")
+    assert f"timeout after 1s while requesting {server.url('/config/links')}" in done.stdout.splitlines()[0]
+    assert elapsed < 5
