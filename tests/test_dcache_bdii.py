@@ -1,0 +1,238 @@
+"""check_dcache_version against a real slapd with the GLUE schemas, and against the same LDIF dump.
+
+Several Tier-1-like sites publish every case the check must tell apart:
+compliant, too old, denied, non-dCache, a missing version, an unparseable
+version, GLUE 1.3 and GLUE 2 disagreeing, a GLUE 2 service whose ID is not the
+host, and a storage element published in GLUE 2 only. Both sources must give
+the same state and message for each. The bundled example snapshot is run the
+same way, and the probe executable once end to end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gridready.checks.dcache_version import CHECK
+from gridready.checks.interface import Request
+from gridready.compliance import Compliance
+from gridready.deadline import Deadline
+from gridready.engine import run_check
+from gridready.models import Milestone, Scope
+from gridready.result import ProbeResult
+from tests.helpers import REPO, run_py, write
+from tests.servers.slapd import running_slapd, slapd_fixture
+
+PROBE = REPO / "probes" / "check_dcache_version"
+EXAMPLE = REPO / "config" / "example" / "bdii.ldif"
+AS_OF = date(2010, 7, 15)  # after the 2010-06-30 deadline: failures are OVERDUE
+
+MILESTONE = Milestone(
+    id="dcache-release", title="accepted dCache release", source="GDB test", deadline=date(2010, 6, 30),
+    check="dcache_version", scope=Scope(tiers=(0, 1)),
+    expect={"min": "1.9.5-0", "supported": True, "deny": ["1.9.5-20"]},
+    remediation="upgrade to the 1.9.5 golden release")
+
+
+def glue1_se(site: str, host: str, implementation: str | None, version: str | None) -> str:
+    lines = [f"dn: GlueSEUniqueID={host},Mds-Vo-name={site},Mds-Vo-name=local,o=grid",
+             "objectClass: GlueSETop", "objectClass: GlueSE", "objectClass: GlueKey",
+             "objectClass: GlueSchemaVersion", f"GlueSEUniqueID: {host}", f"GlueSEName: {site}:disk"]
+    if implementation:
+        lines.append(f"GlueSEImplementationName: {implementation}")
+    if version:
+        lines.append(f"GlueSEImplementationVersion: {version}")
+    lines += ["GlueSEStatus: Production", f"GlueForeignKey: GlueSiteUniqueID={site}",
+              "GlueSchemaVersionMajor: 1", "GlueSchemaVersionMinor: 3"]
+    return "\n".join(lines)
+
+
+def glue2_service(site: str, service_id: str, host: str, versions: list[str]) -> str:
+    base = f"GLUE2ServiceID={service_id},GLUE2GroupID=resource,GLUE2DomainID={site},GLUE2GroupID=grid,o=glue"
+    records = ["\n".join([
+        f"dn: {base}", "objectClass: GLUE2Service", "objectClass: GLUE2StorageService",
+        f"GLUE2ServiceID: {service_id}", "GLUE2ServiceType: org.dcache.storage",
+        "GLUE2ServiceCapability: data.management.storage", "GLUE2ServiceQualityLevel: production",
+        f"GLUE2ServiceAdminDomainForeignKey: {site}"])]
+    for index, version in enumerate(versions):
+        endpoint = f"{host}/door{index}"
+        records.append("\n".join([
+            f"dn: GLUE2EndpointID={endpoint},{base}", "objectClass: GLUE2Endpoint",
+            f"GLUE2EndpointID: {endpoint}", f"GLUE2EndpointURL: srm://{host}:8443/srm/managerv2",
+            "GLUE2EndpointInterfaceName: SRM", "GLUE2EndpointImplementationName: dCache",
+            f"GLUE2EndpointImplementationVersion: {version}", "GLUE2EndpointQualityLevel: production",
+            "GLUE2EndpointHealthState: ok", "GLUE2EndpointServingState: production",
+            f"GLUE2EndpointServiceForeignKey: {service_id}"]))
+    return "\n\n".join(records)
+
+
+RECORDS = [
+    glue1_se("GOOD-T1", "srm.good.example", "dCache", "1.9.5-22 (ns=Chimera)"),
+    glue2_service("GOOD-T1", "srm.good.example", "srm.good.example", ["1.9.5-22", "1.9.5-22"]),
+    glue1_se("OLD-T1", "srm.old.example", "dCache", "1.9.2-5"),
+    glue1_se("DENIED-T1", "srm.denied.example", "dCache", "production-1.9.5-20"),
+    glue1_se("CASTOR-T1", "srm.castor.example", "CASTOR", "2.1.9-9"),
+    glue1_se("MISSING-T1", "srm.missing.example", "dCache", "1.9.5-21"),
+    glue1_se("MISSING-T1", "srm2.missing.example", "dCache", None),
+    glue1_se("GARBAGE-T1", "srm.garbage.example", "dCache", "see release notes"),
+    glue1_se("SPLIT-T1", "srm.split.example", "dCache", "1.9.5-23"),
+    # A GLUE 2 service whose ID is not the host: found through its endpoint URL.
+    glue2_service("SPLIT-T1", "urn:ogf:glue2:split:storage", "srm.split.example", ["1.9.5-21"]),
+    glue2_service("GLUE2ONLY-T1", "srm.glue2only.example", "srm.glue2only.example", ["1.9.7-3"]),
+]
+LDIF = "\n\n".join(RECORDS) + "\n"
+
+# (site or --se, compliance, message)
+CASES = [
+    ("GOOD-T1", Compliance.COMPLIANT,
+     "srm.good.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("OLD-T1", Compliance.OVERDUE,
+     "srm.old.example runs dCache 1.9.2-5, older than the minimum 1.9.5-0; srm.old.example runs "
+     "dCache 1.9.2-5: series 1.9.2 is out of support (older than 1.9.5, the first series in the "
+     "dCache series table)"),
+    ("DENIED-T1", Compliance.OVERDUE, "srm.denied.example runs dCache 1.9.5-20, a denied release (listed)"),
+    ("CASTOR-T1", Compliance.NOT_APPLICABLE, "srm.castor.example runs CASTOR, not dCache"),
+    ("MISSING-T1", Compliance.UNKNOWN,
+     "srm2.missing.example publishes no dCache version: no GlueSEImplementationVersion (GLUE 1.3) "
+     "and has no GLUE 2 service (other SEs: srm.missing.example runs dCache 1.9.5-21)"),
+    ("GARBAGE-T1", Compliance.UNKNOWN,
+     "srm.garbage.example: unparseable dCache version 'see release notes' in GLUE 1.3"),
+    ("SPLIT-T1", Compliance.COMPLIANT,
+     "srm.split.example runs dCache 1.9.5-21 (published 1.9.5-23 in GLUE 1.3, 1.9.5-21 in GLUE 2; "
+     "judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
+    ("GLUE2ONLY-T1", Compliance.COMPLIANT,
+     "srm.glue2only.example runs dCache 1.9.7-3 (feature series 1.9.7, supported until 2012-05-07)"),
+    ("srm.split.example", Compliance.COMPLIANT,
+     "srm.split.example runs dCache 1.9.5-21 (published 1.9.5-23 in GLUE 1.3, 1.9.5-21 in GLUE 2; "
+     "judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
+    ("srm2.missing.example", Compliance.UNKNOWN,
+     "srm2.missing.example publishes no dCache version: no GlueSEImplementationVersion (GLUE 1.3) "
+     "and has no GLUE 2 service"),
+    ("srm.glue2only.example", Compliance.COMPLIANT,
+     "srm.glue2only.example runs dCache 1.9.7-3 (feature series 1.9.7, supported until 2012-05-07)"),
+    ("srm.nowhere.example", Compliance.UNKNOWN,
+     "{uri}: storage element srm.nowhere.example is not published (no GlueSE with "
+     "GlueSEUniqueID=srm.nowhere.example, no GLUE2Service srm.nowhere.example)"),
+    ("EMPTY-T1", Compliance.UNKNOWN,
+     "{uri}: no storage element published for site EMPTY-T1 (no GlueSE with "
+     "GlueForeignKey=GlueSiteUniqueID=EMPTY-T1, no GLUE 2 storage service)"),
+]
+
+test_ldap = slapd_fixture(LDIF)
+
+
+@pytest.fixture(scope="module")
+def test_ldif(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(write(tmp_path_factory.mktemp("dcache") / "bdii.ldif", LDIF))
+
+
+def check(uri: str, target: str, milestone: Milestone = MILESTONE, as_of: date = AS_OF) -> ProbeResult:
+    is_site = "." not in target
+    options = {"bdii": uri, "se": None if is_site else target}
+    request = Request(options=options, site=target if is_site else None, tier=1, as_of=as_of)
+    return run_check(CHECK, request, [milestone], [], as_of, Deadline(10))
+
+
+@pytest.mark.parametrize("source", ["ldap", "ldif"])
+@pytest.mark.parametrize("target, compliance, message", CASES)
+def test_each_case_from_slapd_and_ldif(request: pytest.FixtureRequest, source: str, target: str,
+                                       compliance: Compliance, message: str) -> None:
+    uri = request.getfixturevalue(f"test_{source}")
+    result = check(uri, target)
+    [milestone] = result.milestones
+    assert (milestone.compliance, milestone.message) == (compliance, message.format(uri=uri))
+    assert result.state is compliance.state
+
+
+def test_site_case_differences_do_not_change_the_answer(test_ldap: str, test_ldif: str) -> None:
+    # GLUE 1.3 matches case-insensitively, GLUE 2 case-exactly in slapd: the
+    # site key the BDII published is used for GLUE 2, so "split-t1" still finds it.
+    for uri in (test_ldap, test_ldif):
+        [milestone] = check(uri, "split-t1").milestones
+        assert "published 1.9.5-23 in GLUE 1.3, 1.9.5-21 in GLUE 2" in milestone.message
+
+
+def test_metrics_and_details(test_ldap: str) -> None:
+    result = check(test_ldap, "SPLIT-T1")
+    assert [(p.label, p.value) for p in result.perfdata] == [("dcache_ses", 1), ("dcache_ses_supported", 1)]
+    assert "srm.split.example: GLUE 1.3 GlueSEImplementationVersion '1.9.5-23'" in result.details
+    old = check(test_ldap, "OLD-T1")
+    assert [(p.label, p.value) for p in old.perfdata] == [("dcache_ses", 1), ("dcache_ses_supported", 0)]
+
+
+# --- the bundled example snapshot --------------------------------------------------
+
+example_ldap = slapd_fixture(EXAMPLE)
+
+EXAMPLE_EXPECTED = {
+    "CERN-PROD": Compliance.NOT_APPLICABLE, "Taiwan-LCG2": Compliance.NOT_APPLICABLE,
+    "RAL-LCG2": Compliance.NOT_APPLICABLE, "INFN-T1": Compliance.NOT_APPLICABLE,
+    "BNL-ATLAS": Compliance.COMPLIANT, "FZK-LCG2": Compliance.COMPLIANT, "pic": Compliance.COMPLIANT,
+    "NDGF-T1": Compliance.COMPLIANT, "SARA-MATRIX": Compliance.COMPLIANT,
+    "IN2P3-CC": Compliance.OVERDUE, "USCMS-FNAL-WC1": Compliance.OVERDUE,
+    "TRIUMF-LCG2": Compliance.UNKNOWN,
+}
+
+
+def test_example_snapshot_same_answers_from_slapd_and_dump(example_ldap: str) -> None:
+    for site, expected in EXAMPLE_EXPECTED.items():
+        live = check(example_ldap, site).milestones[0]
+        dump = check(str(EXAMPLE), site).milestones[0]
+        assert (live.compliance, live.message) == (dump.compliance, dump.message), site
+        assert live.compliance is expected, (site, live.message)
+    sara = check(str(EXAMPLE), "SARA-MATRIX").milestones[0].message
+    assert "published 1.9.5-23 in GLUE 1.3, 1.9.5-22 in GLUE 2; judged on the older" in sara
+    triumf = check(str(EXAMPLE), "TRIUMF-LCG2").milestones[0].message
+    assert triumf.startswith("srm2.triumf.ca publishes no dCache version")
+    assert "srm.triumf.ca runs dCache 1.9.5-21" in triumf
+
+
+# --- the probe executable end to end --------------------------------------------------
+
+def test_probe_against_slapd(test_ldap: str, tmp_path: Path) -> None:
+    rules = write(tmp_path / "milestones.yaml", """
+        milestones:
+          - id: dcache-release
+            title: accepted dCache release
+            source: GDB test
+            deadline: 2010-06-30
+            scope: {tiers: [1]}
+            check: dcache_version
+            expect: {min: 1.9.5-0, supported: true}
+            remediation: upgrade
+        """)
+    common = ["--milestones", str(rules), "--bdii", test_ldap, "--as-of", "2010-07-15", "-t", "10"]
+    done = run_py(PROBE, *common, "--site", "GOOD-T1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == (
+        "DCACHE_VERSION OK - GOOD-T1: dcache-release COMPLIANT: srm.good.example runs dCache 1.9.5-22 "
+        "(golden series 1.9.5, supported until 2012-05-07) | dcache_ses=1;;;0 dcache_ses_supported=1;;;0;1")
+    done = run_py(PROBE, *common, "--se", "srm.denied.example", "--deny", "1.9.5-2?", "--format", "json")
+    assert done.returncode == 2 and done.stderr == ""
+    result = json.loads(done.stdout)
+    assert result["host"] == "srm.denied.example" and result["state"] == "CRITICAL"
+    assert result["milestones"][0]["message"] == \
+        "srm.denied.example runs dCache 1.9.5-20, a denied release (matches '1.9.5-2?')"
+    assert result["metrics"] == {"dcache_ses": 1, "dcache_ses_supported": 1}
+    done = run_py(PROBE, *common, "--site", "MISSING-T1")
+    assert done.returncode == 3
+    assert done.stdout.startswith("DCACHE_VERSION UNKNOWN - dcache-release UNKNOWN: srm2.missing.example "
+                                  "publishes no dCache version")
+
+
+def test_dead_bdii_is_unknown_within_the_timeout() -> None:
+    # A slapd that was stopped: its port refuses connections.
+    with running_slapd(LDIF) as uri:
+        pass
+    started = time.monotonic()
+    done = run_py(PROBE, "--bdii", uri, "--site", "GOOD-T1", "-t", "2")
+    assert time.monotonic() - started < 2 + 2
+    assert done.returncode == 3 and done.stderr == ""
+    status, *rest = done.stdout.splitlines()
+    assert status == (f"DCACHE_VERSION UNKNOWN - dcache-supported-release UNKNOWN: {uri}: connection "
+                      f"refused by {uri[len('ldap://'):]} (no BDII listening there?)")
+    assert not any("Traceback" in line for line in rest)
