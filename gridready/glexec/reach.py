@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
+from gridready.glexec.lcmaps import LABELS
 
 #: Where grid CA certificates live on a worker node (IGTF bundle, hashed names).
 GRID_CAPATH = "/etc/grid-security/certificates"
@@ -114,8 +115,9 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
     except ValueError as exc:
         return Reach(service, url, "", default_port, error=str(exc))
     addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    label = LABELS.get(service, service)
     start = time.perf_counter()
-    with deadline.during(f"connecting to {service} at {addr}"):
+    with deadline.during(f"connecting to {label} at {addr}"):
         try:
             sock = socket.create_connection((host, port), timeout=deadline.remaining())
         except socket.timeout:
@@ -126,7 +128,7 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
             return Reach(service, url, host, port, error=f"cannot connect: {_reason(exc)}")
     connected = time.perf_counter()
     try:
-        with deadline.during(f"TLS handshake with {service} at {addr}"):
+        with deadline.during(f"TLS handshake with {label} at {addr}"):
             sock.settimeout(deadline.remaining())
             try:
                 with ctx.wrap_socket(sock, server_hostname=host) as tls:
