@@ -1,0 +1,247 @@
+"""The SQLite history: outcomes, latest-per-target, durability and concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from gridready.checks.interface import Assessment, Finding, PerfValue, Severity
+from gridready.compliance import Compliance, State
+from gridready.errors import SourceError
+from gridready.result import MilestoneResult, ProbeResult
+from gridready.store import (Outcome, Store, StoreError, StoredOutcome, outcome_from_compliance, outcomes_of,
+                             read_result_file)
+from tests.helpers import REPO, write
+
+
+def at(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M").replace(tzinfo=timezone.utc)
+
+
+def milestone(compliance: Compliance, message: str = "published as 'root'", days_left: int = -8,
+              waiver: dict[str, str] | None = None, mid: str = "xrootd-protocol-string") -> MilestoneResult:
+    return MilestoneResult(id=mid, compliance=compliance, deadline=date(2010, 9, 30), days_left=days_left,
+                           message=message, waiver=waiver, remediation="publish xroot" if compliance in (
+                               Compliance.DUE, Compliance.OVERDUE, Compliance.PENDING, Compliance.WAIVED) else "")
+
+
+def result(site: str = "RAL-LCG2", host: str | None = "door.example:1094", when: str = "2010-06-08 10:00",
+           *milestones: MilestoneResult, check: str = "xrootd") -> ProbeResult:
+    ms = list(milestones) or [milestone(Compliance.COMPLIANT, "published as 'xroot'", 114)]
+    return ProbeResult(check=check, site=site, host=host, state=max(m.state for m in ms), summary="summary",
+                       checked_at=at(when), milestones=ms, perfdata=[PerfValue("handshake_ms", 4.2, "ms")],
+                       details=["detail"])
+
+
+@pytest.mark.parametrize("compliance, state_days, outcome, severity", [
+    (Compliance.COMPLIANT, 5, Outcome.PASS, Severity.CRITICAL),
+    (Compliance.PENDING, 50, Outcome.FAIL, Severity.CRITICAL),
+    (Compliance.DUE, 5, Outcome.FAIL, Severity.CRITICAL),       # before the deadline: severity not visible
+    (Compliance.DUE, -3, Outcome.FAIL, Severity.WARNING),       # DUE after the deadline: the degraded cap
+    (Compliance.OVERDUE, -3, Outcome.FAIL, Severity.CRITICAL),
+    (Compliance.WAIVED, -3, Outcome.FAIL, Severity.CRITICAL),
+    (Compliance.NOT_APPLICABLE, 5, Outcome.NOT_APPLICABLE, Severity.CRITICAL),
+    (Compliance.UNKNOWN, 5, Outcome.UNKNOWN, Severity.CRITICAL),
+])
+def test_outcome_derived_from_ingested_compliance(compliance: Compliance, state_days: int, outcome: Outcome,
+                                                  severity: Severity) -> None:
+    got = outcome_from_compliance(milestone(compliance, "why", state_days))
+    assert (got.outcome, got.severity, got.message, got.compliance) == (outcome, severity, "why", compliance)
+
+
+def test_waiver_notes_are_stripped_so_they_can_be_re_derived() -> None:
+    waived = milestone(Compliance.WAIVED, "published as 'root'; waived until 2010-08-31: dCache upgrade",
+                       waiver={"reason": "dCache upgrade", "expires": "2010-08-31"})
+    assert outcome_from_compliance(waived).message == "published as 'root'"
+    expired = milestone(Compliance.OVERDUE, "published as 'root'; waiver expired 2010-08-31")
+    assert outcome_from_compliance(expired).message == "published as 'root'"
+    plain = milestone(Compliance.OVERDUE, "published as 'root'; waiver expired soon, says the site")
+    assert outcome_from_compliance(plain).message == plain.message
+
+
+def test_known_assessment_gives_exact_severity_before_the_deadline() -> None:
+    r = result("FZK-LCG2", "fts", "2010-02-01 10:00", milestone(Compliance.PENDING, "drained", 58, mid="fts"))
+    degraded = Assessment((Finding(True, "11 channels"), Finding(False, "drained", "set Active", Severity.WARNING)))
+    [o] = outcomes_of(r, {"fts": degraded})
+    assert (o.outcome, o.severity, o.message, o.remediation) == (Outcome.FAIL, Severity.WARNING, "drained",
+                                                                 "publish xroot")
+    [na] = outcomes_of(r, {"fts": Assessment(applicable=False, summary="no FTS")})
+    assert (na.outcome, na.message) == (Outcome.NOT_APPLICABLE, "no FTS")
+
+
+def test_latest_per_site_milestone_and_target(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        fail = milestone(Compliance.PENDING, "published as 'root'", 100)
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-01 10:00", fail))
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-08 10:00"))          # newer: replaces the failure
+        store.add(result("RAL-LCG2", "b:1094", "2010-06-02 10:00", fail))    # another door: kept
+        store.add(result("ral-lcg2", "b:1094", "2010-06-01 09:00"))          # older, site name in other case
+        store.add(result("pic", "c:1094", "2010-06-03 10:00"))
+        latest = store.latest()
+        assert [(r.site, r.target, r.outcome.outcome, r.checked_at.day) for r in latest] == [
+            ("RAL-LCG2", "a:1094", Outcome.PASS, 8), ("RAL-LCG2", "b:1094", Outcome.FAIL, 2),
+            ("pic", "c:1094", Outcome.PASS, 3)]
+        before = store.latest(before=at("2010-06-02 00:00"))
+        assert [(r.site, r.target, r.outcome.outcome, r.checked_at.day) for r in before] == [
+            ("RAL-LCG2", "a:1094", Outcome.FAIL, 1), ("ral-lcg2", "b:1094", Outcome.PASS, 1)]
+        assert store.count() == 5
+
+
+def test_same_second_later_insert_wins(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        store.add(result("pic", "a", "2010-06-08 10:00", milestone(Compliance.PENDING, "x", 100)))
+        store.add(result("pic", "a", "2010-06-08 10:00"))
+        [r] = store.latest()
+        assert r.outcome.outcome is Outcome.PASS
+
+
+def test_results_round_trip_for_export(tmp_path: Path) -> None:
+    original = result("RAL-LCG2", "a:1094", "2010-06-08 10:00", milestone(Compliance.OVERDUE))
+    original.timeout = "reading the reply"
+    with Store(tmp_path / "h.db") as store:
+        store.add(original, origin="ingest", source="x.json")
+        store.add(result("pic", "b", "2010-06-01 10:00"))
+        [back] = store.results(since=at("2010-06-05 00:00"))
+        assert len(store.results()) == 2
+    assert back.to_json() == original.to_json()
+    assert back.timeout == "reading the reply"
+
+
+def test_a_result_without_site_is_refused(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store, pytest.raises(StoreError, match="without a site"):
+        store.add(result(site=""))
+
+
+def test_bad_database_files_name_the_file(tmp_path: Path) -> None:
+    junk = write(tmp_path / "junk.db", "this is not sqlite, " * 100)
+    with pytest.raises(StoreError, match=f"^{junk}: not a gridready history database"):
+        Store(junk)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(StoreError, match=r"other.db: not a gridready history database \(no gridready schema"):
+        Store(other, create=False)
+    with pytest.raises(StoreError, match="missing.db: no such history database"):
+        Store(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_wal_mode_and_schema(tmp_path: Path) -> None:
+    Store(tmp_path / "h.db").close()
+    db = sqlite3.connect(tmp_path / "h.db")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "gridready.store/1"
+
+
+def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
+    good = result().to_json()
+    assert read_result_file(write(tmp_path / "ok.json", json.dumps(good))).site == "RAL-LCG2"
+    cases = {
+        "missing.json": None,
+        "garbage.json": "{not json",
+        "list.json": "[]",
+        "nosite.json": json.dumps({**good, "site": None}),
+        "badstate.json": json.dumps({**good, "state": "GREEN"}),
+        "binary.json": b"\xff\xfe\x00",
+    }
+    messages = {}
+    for name, content in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        with pytest.raises(SourceError) as info:
+            read_result_file(path)
+        messages[name] = str(info.value)
+        assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
+    assert "cannot read" in messages["missing.json"]
+    assert "invalid JSON at line 1" in messages["garbage.json"]
+    assert "expected a JSON object, got list" in messages["list.json"]
+    assert "'site' is missing" in messages["nosite.json"]
+    assert "bad value" in messages["badstate.json"]
+    assert "not UTF-8" in messages["binary.json"]
+
+
+WRITER = """
+import sys
+from datetime import datetime, timezone
+from gridready.compliance import Compliance
+from gridready.result import MilestoneResult, ProbeResult
+from gridready.store import Store
+import time
+
+path, name, count, crash_after = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with Store(path) as store:
+    for i in range(count):
+        if i == crash_after:
+            print("crashing", flush=True)
+            time.sleep(60)   # killed here, mid-sweep
+        m = MilestoneResult("m", Compliance.COMPLIANT, datetime(2010, 9, 30).date(), 10, "ok")
+        r = ProbeResult("xrootd", name, f"door{i}", m.state, "ok",
+                        datetime(2010, 6, 8, 10, 0, tzinfo=timezone.utc), [m])
+        store.add(r)
+print("done", flush=True)
+"""
+
+
+def _writer(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
+    script = write(tmp_path / "writer.py", WRITER)
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, text=True, env=env)
+
+
+def test_two_writers_at_once_do_not_corrupt(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.db")
+    writers = [_writer(tmp_path, db, f"SITE{n}", "150", "-1") for n in range(2)]
+    try:
+        outs = [w.communicate(timeout=60)[0] for w in writers]
+    finally:
+        for w in writers:
+            w.kill()
+    assert [w.returncode for w in writers] == [0, 0] and outs == ["done\n", "done\n"]
+    with Store(db) as store:
+        assert store.count() == 300
+        assert len(store.latest()) == 300
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_crash_loses_no_committed_result(tmp_path: Path) -> None:
+    db = str(tmp_path / "h.db")
+    writer = _writer(tmp_path, db, "SITE", "10", "7")
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "crashing\n"
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(timeout=10)
+    finally:
+        writer.kill()
+    assert writer.returncode == -signal.SIGKILL
+    with Store(db) as store:
+        assert store.count() == 7
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_stored_outcome_assessment_reconstruction() -> None:
+    assert StoredOutcome("m", Outcome.PASS, "fine").assessment() == Assessment(
+        (Finding(True, "fine"),), summary="fine")
+    failed = StoredOutcome("m", Outcome.FAIL, "bad", Severity.WARNING, "fix it").assessment()
+    assert isinstance(failed, Assessment) and (failed.passed, failed.severity, failed.message,
+                                               failed.remediation) == (False, Severity.WARNING, "bad", "fix it")
+    assert StoredOutcome("m", Outcome.UNKNOWN, "timeout after 2s while connecting").assessment() == \
+        "timeout after 2s while connecting"
+    na = StoredOutcome("m", Outcome.NOT_APPLICABLE, "no door").assessment()
+    assert isinstance(na, Assessment) and not na.applicable and na.message == "no door"
+
+
+def test_state_names_stored(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        store.add(result("pic", "a", "2010-06-08 10:00", milestone(Compliance.OVERDUE)))
+    row = sqlite3.connect(tmp_path / "h.db").execute("SELECT state, target FROM results").fetchone()
+    assert row == (State.CRITICAL.name, "a")
+
