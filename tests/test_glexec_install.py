@@ -101,7 +101,7 @@ def make_node(root: Path, db: str = SCAS, *, conf: str = CONF, glexec: str = sta
     put(root, f"{prefix}/sbin/glexec" if prefix else "/usr/sbin/glexec", glexec, 0o4755)
     put(root, f"{prefix}/etc/glexec.conf" if prefix else "/etc/glexec.conf", conf, 0o640)
     put(root, "/etc/lcmaps/lcmaps-glexec.db", db, 0o644)
-    put(root, "/tmp/x509up_u0", "-----BEGIN CERTIFICATE-----\n(stand-in proxy)\n", 0o600)
+    put(root, f"/tmp/x509up_u{os.getuid()}", "-----BEGIN CERTIFICATE-----\n(stand-in proxy)\n", 0o600)
     return root
 
 

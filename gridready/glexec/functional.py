@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -97,16 +98,45 @@ def run(glexec: str, shown: str, proxy: str, deadline: Deadline, payload: str = 
     start = time.perf_counter()
     with deadline.during(f"running {shown} {payload}"):
         try:
-            done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=deadline.remaining(), check=False, cwd="/")
-        except subprocess.TimeoutExpired:
-            raise deadline.timeout() from None
+            # Its own session, so a timeout can kill the payload's children too.
+            proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, cwd="/", start_new_session=True)
         except OSError as exc:
             # exec itself failed: the shell convention for that is 126.
             return Functional((shown, payload), 126, 0.0, who,
                               stderr=f"cannot execute {shown}: {exc.strerror or exc}")
+        try:
+            stdout, stderr = proc.communicate(timeout=deadline.remaining())
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            raise deadline.timeout() from None
+        except BaseException:
+            _stop(proc)  # e.g. the SIGALRM backstop: leave no child behind
+            raise
     elapsed = round((time.perf_counter() - start) * 1000, 1)
-    out = done.stdout.decode("utf-8", "replace")
-    err = " ".join(done.stderr.decode("utf-8", "replace").split())[-MAX_SHOWN:]
-    identity = parse_id(out) if done.returncode == 0 else None
-    return Functional((shown, payload), done.returncode, elapsed, who, identity, err)
+    out = stdout.decode("utf-8", "replace")
+    err = " ".join(stderr.decode("utf-8", "replace").split())[-MAX_SHOWN:]
+    identity = parse_id(out) if proc.returncode == 0 else None
+    return Functional((shown, payload), proc.returncode, elapsed, who, identity, err)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the run and reap it, without ever waiting long.
+
+    Once glexec has switched identity the probe may not be allowed to signal
+    it; then it is left to finish on its own rather than hang the probe.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
