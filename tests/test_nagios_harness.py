@@ -95,6 +95,10 @@ def test_nagios_runs_the_shipped_command_for_every_state(tmp_path: Path) -> None
     assert [pid for pid in spawned if running(pid)] == []
 
 
-@pytest.mark.parametrize("line", ["", "garbage", "servicestatus {"])
-def test_parse_status_tolerates_partial_files(line: str) -> None:
-    assert service_statuses(line) == {} or all(not s.checked for s in service_statuses(line).values())
+@pytest.mark.parametrize("text, checked", [
+    ("", {}), ("garbage\n", {}),
+    ("servicestatus {\n\thost_name=h\n", {("h", ""): False}),  # cut off mid-block
+    ("servicestatus {\n\thost_name=h\n\tservice_description=s\n\tcurrent_state=0\n\t}\n", {("h", "s"): False}),
+])
+def test_parse_status_of_partial_files(text: str, checked: dict[tuple[str, str], bool]) -> None:
+    assert {key: s.checked for key, s in service_statuses(text).items()} == checked

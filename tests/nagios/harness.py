@@ -20,7 +20,9 @@ PYTHONPATH and this interpreter first on PATH (the probes start with
 
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -232,10 +234,12 @@ class Nagios:
             f"command_file={d / 'nagios.cmd'}",
             f"query_socket={d / 'nagios.qh'}",
             f"lock_file={d / 'nagios.lock'}",
-            # The tests run as root (CI containers); Nagios runs as whoever starts it.
-            "nagios_user=root",
-            "nagios_group=root",
-            "check_external_commands=0",
+            # Nagios runs as whoever starts it (root in CI containers).
+            f"nagios_user={pwd.getpwuid(os.getuid()).pw_name}",
+            f"nagios_group={grp.getgrgid(os.getgid()).gr_name}",
+            # The command pipe, for force_checks(); polled every second.
+            "check_external_commands=1",
+            "command_check_interval=1s",
             "retain_state_information=0",
             "use_syslog=0",
             "log_initial_states=1",
@@ -295,6 +299,28 @@ class Nagios:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+    def force_checks(self, hosts: Iterable[str], timeout: float = 10.0) -> None:
+        """Check every service of ``hosts`` now, as an admin's "reschedule" does.
+
+        For services with production intervals (an hour), whose first check
+        Nagios would otherwise spread over that interval. Writes external
+        commands to Nagios' command pipe once Nagios has made it.
+        """
+        end = time.monotonic() + timeout
+        pipe = self.dir / "nagios.cmd"
+        while not pipe.exists():
+            if time.monotonic() > end or (self.process is not None and self.process.poll() is not None):
+                pytest.fail(f"Nagios made no command pipe {pipe}\n{self.diagnostics()}")
+            time.sleep(0.1)
+        now = int(time.time())
+        text = "".join(f"[{now}] SCHEDULE_FORCED_HOST_SVC_CHECKS;{host};{now}\n" for host in hosts)
+        # Non-blocking: a pipe with no reader must fail the test, not hang it.
+        fd = os.open(pipe, os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
 
     def statuses(self) -> dict[tuple[str, str], ServiceStatus]:
         try:

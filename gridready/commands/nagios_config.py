@@ -1,0 +1,279 @@
+"""``gridready nagios-config --site NAME``: Nagios definitions for one site's probes.
+
+Prints, for a site of the inventory, the shipped command definitions
+(``config/nagios/gridready-commands.cfg``) followed by a hostgroup, the hosts
+and one service per probe target: every xrootd door, every dCache storage
+element, the FTS server, and the worker nodes named with ``--wn`` (gLExec,
+through NRPE). Only checks that some milestone applies to the site (by tier
+and scope) get services. Service descriptions are the WLCG-style metric names
+documented in ``config/nagios/gridready-services.example.cfg``.
+
+The output is made from the inventory alone, with no network access, and is
+the same for the same inputs, so it can be regenerated and diffed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from gridready import bundled
+from gridready.errors import GridreadyError
+from gridready.models import Rules, Site
+
+#: The metric name (service_description) of each check: see the scheme in
+#: config/nagios/gridready-services.example.cfg.
+METRICS: dict[str, str] = {
+    "glexec": "org.sam.glexec.WN-gLExec",
+    "xrootd": "org.gridready.xrootd.SE-xrootd-Protocol",
+    "dcache_version": "org.gridready.dcache.SE-dCache-Version",
+    "fts_channels": "org.gridready.fts.FTS-Channels",
+}
+XROOTD_PORT = 1094
+FTS_PORT = 8446
+#: The NRPE command a worker node defines for check_glexec.
+NRPE_GLEXEC = "check_glexec"
+#: Service timing: compliance changes slowly (intervals in interval_length units, 60 s by default).
+SERVICE_TIMING = (("check_interval", "60"), ("retry_interval", "15"), ("max_check_attempts", "3"),
+                  ("notification_interval", "1440"))
+
+
+def commands_file() -> Path:
+    return bundled.config_dir() / "nagios" / "gridready-commands.cfg"
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "nagios-config", help="print Nagios command, host and service definitions for a site's probes",
+        description="Print Nagios 4 definitions (commands, hostgroup, hosts, services) for the "
+                    "gridready probes of one site of the inventory.")
+    parser.add_argument("--site", required=True, metavar="NAME", help="site name as in the inventory")
+    parser.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled)")
+    parser.add_argument("--milestones", metavar="FILE",
+                        help="milestone rules deciding which checks apply (default: bundled)")
+    parser.add_argument("--plugin-dir", metavar="DIR",
+                        help="directory of the probes, written into the commands instead of $USER1$")
+    parser.add_argument("--wn", metavar="HOST", action="append", default=[],
+                        help="worker node to check gLExec on through NRPE (repeatable)")
+    parser.add_argument("--no-commands", action="store_true",
+                        help="leave out the command definitions (already included from "
+                             "gridready-commands.cfg)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from gridready.configfile import load_inventory, load_rules
+
+    inventory = load_inventory(args.inventory or bundled.inventory_file())
+    site = inventory.site(args.site)
+    if site is None:
+        known = ", ".join(s.name for s in inventory.sites)
+        raise GridreadyError(f"{inventory.path}: no site '{args.site}' (known: {known})")
+    rules = load_rules(args.milestones or bundled.milestones_file())
+    # Pass on only what was chosen explicitly: the probes' defaults are the same bundled files.
+    shared = ["--site", site.name]
+    if args.inventory:
+        shared += ["--inventory", str(Path(args.inventory).resolve())]
+    if args.milestones:
+        shared += ["--milestones", str(Path(args.milestones).resolve())]
+    commands = None
+    if not args.no_commands:
+        commands = command_definitions(commands_file(), args.plugin_dir)
+    text = render(site, rules, shared, args.wn, commands,
+                  inventory_path=inventory.path, rules_path=rules.path)
+    (out or sys.stdout).write(text)
+    return 0
+
+
+def command_definitions(path: Path, plugin_dir: str | None) -> str:
+    """The shipped command definitions, with ``$USER1$`` replaced by ``plugin_dir`` if given."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GridreadyError(f"{path}: cannot read the command definitions: {exc.strerror}") from None
+    if plugin_dir is None:
+        return text
+    directory = _nagios_value(str(Path(plugin_dir).resolve()), "--plugin-dir")
+    return re.sub(r"(?m)^(\s*command_line\s+)\$USER1\$/", lambda m: m.group(1) + directory + "/", text)
+
+
+@dataclass
+class _Host:
+    name: str
+    alias: str
+    services: list[tuple[str, str]] = field(default_factory=list)  # (description, check_command)
+
+
+@dataclass
+class _Config:
+    site: Site
+    #: Options every probe of the site gets (--site, and --inventory/--milestones if chosen).
+    shared: Sequence[str]
+    hosts: dict[str, _Host] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def service(self, host: str, role: str, description: str, command: str, *args: str) -> None:
+        entry = self.hosts.setdefault(host.lower(), _Host(host, f"{self.site.name} {role}"))
+        if role not in entry.alias:
+            entry.alias += f", {role}"
+        check = "!".join((command, *args))
+        if all(d != description for d, _ in entry.services):
+            entry.services.append((description, check))
+
+
+def render(site: Site, rules: Rules, shared: Sequence[str], wns: Sequence[str], commands: str | None,
+           inventory_path: str = "", rules_path: str = "") -> str:
+    """The whole output for ``site``: pure, for a given inventory entry and rules."""
+    applies = {m.check for m in rules.milestones if m.scope.applies(site.name, site.tier)}
+    config = _Config(site, shared)
+    extra = _args(shared)
+    for check, add in (("xrootd", _xrootd), ("dcache_version", _dcache), ("fts_channels", _fts),
+                       ("glexec", _glexec)):
+        if check not in applies:
+            config.notes.append(f"no milestone of check {check} applies to {site.name} (tier {site.tier})")
+            continue
+        add(config, extra, wns)
+    return _text(config, commands, inventory_path, rules_path)
+
+
+def _args(options: Sequence[str]) -> str:
+    return " ".join(_nagios_value(o, "option") for o in options)
+
+
+def _nagios_value(value: str, what: str) -> str:
+    """``value`` as it must appear in an object definition; refuses what Nagios cannot pass on.
+
+    Nagios splits check arguments on blanks and '!', ends a line at a
+    newline and a value at ';' (comment), and expands '$'.
+    """
+    if not value or re.search(r"[\s!]", value):
+        raise GridreadyError(f"{what} {value!r} cannot go into a Nagios command: it is empty or "
+                             "holds blanks or '!'")
+    return value.replace("$", "$$").replace(";", "\\;")
+
+
+def _source(site: Site) -> list[str]:
+    if site.bdii:
+        return ["--bdii", site.bdii]
+    if site.srr:
+        return ["--srr", site.srr]
+    return []
+
+
+def _xrootd(config: _Config, extra: str, wns: Sequence[str]) -> None:
+    site = config.site
+    if not site.xrootd:
+        config.notes.append(f"no xrootd doors listed for {site.name} in the inventory (xrootd:)")
+    doors = [_host_port(door, XROOTD_PORT) for door in site.xrootd]
+    for host, port in doors:
+        # The metric name alone unless one host has several doors.
+        shared_host = sum(1 for h, _ in doors if h.lower() == host.lower()) > 1
+        metric = METRICS["xrootd"] + (f"-{port}" if shared_host else "")
+        config.service(host, "xrootd door", metric, "check_gridready_xrootd", str(port),
+                       " ".join(filter(None, (_args(_source(site)), extra))))
+
+
+def _dcache(config: _Config, extra: str, wns: Sequence[str]) -> None:
+    site = config.site
+    source = _source(site)
+    # Storage of unknown implementation is checked too: the probe reads the
+    # implementation from the information system and says what it found.
+    ses = [s.host for s in site.storage if s.implementation.casefold() in ("dcache", "")]
+    if not ses:
+        config.notes.append(f"no dCache storage listed for {site.name} in the inventory (storage:)")
+    elif not source:
+        config.notes.append(f"no bdii or srr for {site.name} in the inventory: the dCache version "
+                            "service needs a data source (--bdii, --srr or --info)")
+        return
+    for host in ses:
+        config.service(host, "dCache SE", METRICS["dcache_version"], "check_gridready_dcache_version",
+                       f"{_args(source)} {extra}")
+
+
+def _fts(config: _Config, extra: str, wns: Sequence[str]) -> None:
+    site = config.site
+    if not site.fts:
+        config.notes.append(f"no FTS server listed for {site.name} in the inventory (fts:)"
+                            + (f"; its channel dump {site.fts_channels} is checked by the sweep"
+                               if site.fts_channels else ""))
+        return
+    url = urlsplit(site.fts)
+    if url.scheme != "https" or not url.hostname or url.path not in ("", "/"):
+        config.notes.append(f"FTS source {site.fts} of {site.name} is not an https://host:port URL "
+                            "of an FTS3 server: no service made for it")
+        return
+    port = url.port or FTS_PORT
+    # FTS3 answers only X.509-authenticated clients; the credential is the site's.
+    config.service(url.hostname, "FTS server", METRICS["fts_channels"], "check_gridready_fts_channels",
+                   str(port), f"--capath /etc/grid-security/certificates {extra}")
+    config.notes.append(f"add the X.509 credential the nagios user reads (--cert F --key F or "
+                        f"--proxy F) to the {METRICS['fts_channels']} check_command")
+
+
+def _glexec(config: _Config, extra: str, wns: Sequence[str]) -> None:
+    site = config.site
+    if not wns:
+        config.notes.append(f"gLExec ({METRICS['glexec']}) is tested on a worker node: rerun with "
+                            "--wn HOST to add it, checked through NRPE")
+        return
+    for wn in wns:
+        config.service(_nagios_value(wn, "--wn"), "worker node", METRICS["glexec"],
+                       "check_gridready_glexec_nrpe", NRPE_GLEXEC)
+    config.notes.append(f"on each worker node, nrpe.cfg needs: command[{NRPE_GLEXEC}]="
+                        f"/usr/lib/nagios/plugins/check_glexec {' '.join(config.shared)}")
+
+
+def _host_port(door: str, default: int) -> tuple[str, int]:
+    text = door.strip()
+    for prefix in ("root://", "xroot://"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix):].split("/", 1)[0]
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or host.endswith(":"):
+        host, port = text, str(default)
+    host = host.strip("[]")
+    if not host or not 0 < int(port) < 65536:
+        raise GridreadyError(f"bad xrootd door '{door}': expected host[:port]")
+    return _nagios_value(host, "xrootd door"), int(port)
+
+
+def _block(kind: str, pairs: Sequence[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in pairs) + 4
+    body = "".join(f"    {k.ljust(width)}{v}\n" for k, v in pairs)
+    return f"define {kind} {{\n{body}}}\n"
+
+
+def _text(config: _Config, commands: str | None, inventory_path: str, rules_path: str) -> str:
+    site = config.site
+    group = f"gridready-{_nagios_value(site.name, 'site name')}"
+    lines = [f"# Nagios definitions for the gridready probes of {site.name} (tier {site.tier}),",
+             f"# made by `gridready nagios-config --site {site.name}` from",
+             f"#   inventory  {inventory_path}",
+             f"#   milestones {rules_path}",
+             "# Include with cfg_file=<this file> in nagios.cfg; the hosts and services build",
+             "# on the stock generic-host and generic-service templates. Service descriptions",
+             "# are WLCG metric names (config/nagios/gridready-services.example.cfg).",
+             "#"]
+    lines += [f"# NOTE: {note}" for note in config.notes]
+    parts = ["\n".join(lines) + "\n"]
+    if commands is not None:
+        parts.append(commands.rstrip("\n") + "\n")
+    if config.hosts:
+        parts.append(_block("hostgroup", [("hostgroup_name", group),
+                                          ("alias", f"{site.name} services checked by gridready")]))
+        for host in config.hosts.values():
+            parts.append(_block("host", [("use", "generic-host"), ("host_name", host.name),
+                                         ("alias", host.alias), ("address", host.name),
+                                         ("hostgroups", group), ("max_check_attempts", "3")]))
+        for host in config.hosts.values():
+            for description, check in host.services:
+                parts.append(_block("service", [("use", "generic-service"), ("host_name", host.name),
+                                                ("service_description", description),
+                                                ("check_command", check), *SERVICE_TIMING]))
+    return "\n".join(parts)
