@@ -98,9 +98,10 @@ def _int(value: Any) -> int:
 
 
 def _nonneg_int(value: Any) -> int:
-    if _int(value) < 0:
-        raise _Invalid(f"must not be negative, got {value}")
-    return value
+    number = _int(value)
+    if number < 0:
+        raise _Invalid(f"must not be negative, got {number}")
+    return number
 
 
 def _positive(value: Any) -> float:

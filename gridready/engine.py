@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
-from gridready.checks.interface import Check, Observation, Request
+from gridready.checks.interface import Assessment, Check, Observation, Request
 from gridready.compliance import Compliance, Verdict, evaluate, worst
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, CheckTimeout
@@ -40,7 +40,7 @@ def run_check(check: Check, request: Request, milestones: Sequence[Milestone],
 
     verdicts: list[Verdict] = []
     for milestone in milestones:
-        outcome = failure
+        outcome: Assessment | str | None = failure
         if observation is not None and milestone in in_scope:
             outcome = check.assess(observation, milestone.expect, request)
         verdicts.append(evaluate(milestone, request.site, request.tier, outcome, as_of, waivers))
