@@ -27,8 +27,7 @@ def render(report: Report) -> str:
     lines += [f"- **{c.milestone.id}**: {_escape(c.milestone.title)} ({_escape(c.milestone.source)}, "
               f"due {c.milestone.deadline})" for c in matrix.columns]
     lines += ["", "Legend:", ""]
-    lines += [f"- **{c.value}**: {MEANING[c]}" + (" (N = days overdue)" if c is Compliance.OVERDUE else "")
-              for c in Compliance]
+    lines += [f"- **{c.value}**: {MEANING[c]}" for c in Compliance]
     if report.changes is not None:
         lines += ["", f"### Changes since {report.since}", ""]
         lines += [f"- {_escape(change_line(c))}" for c in report.changes] or ["- none"]

@@ -1,0 +1,84 @@
+"""WLCG metricOutput export: message format and ``gridready export``."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from gridready.cli import main
+from gridready.compliance import Compliance, State
+from gridready.metricoutput import host_name, message
+from gridready.result import MilestoneResult, ProbeResult
+from tests.test_report_cli import ingest, probe_result
+
+NOW = datetime(2010, 6, 8, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def result(check: str = "xrootd", host: str | None = "door.rl.ac.uk:1094",
+           details: list[str] | None = None) -> ProbeResult:
+    m = MilestoneResult("xrootd-protocol-string", Compliance.DUE, date(2010, 6, 30), 22, "published as 'root'")
+    return ProbeResult(check=check, site="RAL-LCG2", host=host, state=State.WARNING,
+                       summary="door.rl.ac.uk:1094: xrootd-protocol-string DUE: published as 'root'",
+                       checked_at=datetime(2010, 6, 8, 10, 0, tzinfo=timezone.utc), milestones=[m],
+                       details=details if details is not None else ["kXR_protocol 0x290 (2.9.0)"])
+
+
+def test_message_fields_in_order_details_last() -> None:
+    assert message(result(), NOW, vo="atlas") == (
+        "serviceURI: door.rl.ac.uk:1094\n"
+        "hostName: door.rl.ac.uk\n"
+        "serviceFlavour: XROOTD\n"
+        "siteName: RAL-LCG2\n"
+        "metricStatus: WARNING\n"
+        "metricName: org.wlcg.gridready.XRootD-Protocol\n"
+        "summaryData: door.rl.ac.uk:1094: xrootd-protocol-string DUE: published as 'root'\n"
+        "gatheredAt: 2010-06-08T10:00:00Z\n"
+        "timestamp: 2010-06-08T12:00:00Z\n"
+        "voName: atlas\n"
+        "detailsData: [WARNING] xrootd-protocol-string: published as 'root' (deadline 2010-06-30, 22 days left)\n"
+        "kXR_protocol 0x290 (2.9.0)\n"
+        "EOT\n")
+
+
+def test_glexec_keeps_the_sam_metric_name_and_no_vo_without_one() -> None:
+    text = message(result("glexec", "wn042.example.org"), NOW)
+    assert "metricName: org.sam.glexec.WN-gLExec\n" in text and "serviceFlavour: CE\n" in text
+    assert "hostName: wn042.example.org\n" in text and "voName" not in text
+
+
+def test_a_details_line_cannot_end_the_message_early() -> None:
+    text = message(result(details=["EOT", "line\nwith newline"]), NOW)
+    assert text.count("\nEOT\n") == 1 and text.endswith("\nEOT\n")
+    assert "\n EOT\n" in text and "line with newline" in text
+
+
+@pytest.mark.parametrize("service, host", [
+    ("door.example:1094", "door.example"), ("https://fts.example:8446/", "fts.example"),
+    ("[2001:db8::1]:1094", "2001:db8::1"), ("srm.example", "srm.example"), ("", "")])
+def test_host_name(service: str, host: str) -> None:
+    assert host_name(service) == host
+
+
+def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "h.db")
+    ingest(tmp_path, db,
+           probe_result("pic", "xrootd", "srm.pic.es:1094", "2010-06-01T10:00:00Z", ("xroot", "COMPLIANT", "ok", 10)),
+           probe_result("RAL-LCG2", "fts_channels", "https://fts.rl.ac.uk:8446", "2010-06-08T10:00:00Z",
+                        ("fts", "OVERDUE", "channel missing", -69)))
+    capsys.readouterr()
+    assert main(["export", "--db", db]) == 0
+    messages = capsys.readouterr().out.split("EOT\n")
+    assert messages[-1] == "" and len(messages) == 3
+    assert messages[0].startswith("serviceURI: srm.pic.es:1094\nhostName: srm.pic.es\n")
+    assert "metricStatus: CRITICAL\n" in messages[1] and "hostName: fts.rl.ac.uk\n" in messages[1]
+    assert main(["export", "--db", db, "--since", "2010-06-05", "--vo", "cms"]) == 0
+    [only, rest] = capsys.readouterr().out.split("EOT\n")
+    assert rest == "" and "siteName: RAL-LCG2\n" in only and "voName: cms\n" in only
+
+
+def test_export_without_a_database_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", "--db", str(tmp_path / "none.db")]) == 3
+    assert capsys.readouterr().err == f"gridready: {tmp_path / 'none.db'}: no such history database\n"
+    assert not (tmp_path / "none.db").exists()
