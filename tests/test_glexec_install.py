@@ -277,8 +277,11 @@ def test_explicit_paths(node: Path) -> None:
     code, lines = probe(node, "--conf", "/etc/glexec-test.conf", "--lcmaps-db", "/etc/lcmaps/other.db", "-vv")
     assert code == 0
     assert "LCMAPS db (--lcmaps-db): /etc/lcmaps/other.db (uid 0, gid 0, mode 0644)" in lines
-    code, lines = probe(node, "--glexec", "/usr/bin/glexec")
-    assert code == 2 and "glexec not found (/usr/bin/glexec)" in lines[1]
+    code, lines = probe(node, "--glexec", "/usr/bin/glexec", "--conf", "/etc/glexec-test.conf")
+    assert code == 2
+    assert lines[1] == overdue("scas-argus", "glexec not found (/usr/bin/glexec); LCMAPS database "
+                                             "/etc/lcmaps/lcmaps-glexec.db (lcmaps_db_file in /etc/glexec-test.conf) "
+                                             "not found")
 
 
 def test_not_a_regular_file(node: Path) -> None:
@@ -329,3 +332,31 @@ def test_probe_executable_json_and_no_traceback_on_garbage(node: Path, tmp_path:
     assert done.stdout.splitlines()[1].startswith(
         "[CRITICAL] scas-argus: LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db: not text "
         "(undecodable byte at offset 9)")
+
+
+def test_nothing_installed_is_one_finding(tmp_path: Path) -> None:
+    empty = tmp_path / "arc-node"
+    empty.mkdir()
+    code, lines = probe(empty)
+    assert code == 2
+    assert lines[1] == overdue("scas-argus", "gLExec not installed: no glexec (/usr/sbin/glexec, "
+                                             "/opt/glite/sbin/glexec), no glexec.conf (/etc/glexec.conf, "
+                                             "/opt/glite/etc/glexec.conf), no LCMAPS database "
+                                             "(/etc/lcmaps/lcmaps-glexec.db)")
+
+
+def test_example_results_ingest_and_give_a_mixed_picture() -> None:
+    from gridready.result import ProbeResult
+
+    found = {}
+    for path in sorted((REPO / "config" / "example" / "glexec").glob("*.json")):
+        result = ProbeResult.from_json(json.loads(path.read_text(encoding="utf-8")), str(path))
+        assert (result.check, result.site) == ("glexec", path.stem)
+        [milestone] = result.milestones
+        assert milestone.id == "glexec-scas-argus-t1"
+        found[path.stem] = milestone.compliance.value
+    assert found.pop("BNL-ATLAS") == "OVERDUE"      # world-writable glexec.conf
+    assert found.pop("TRIUMF-LCG2") == "OVERDUE"    # local mapping only
+    assert found.pop("NDGF-T1") == "WAIVED"         # no gLExec (ARC), waived
+    assert "USCMS-FNAL-WC1" not in found            # sent no result
+    assert set(found.values()) == {"COMPLIANT"} and len(found) == 7

@@ -26,24 +26,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
 from gridready.glexec import install, lcmaps
-from gridready.glexec.functional import Functional
 from gridready.glexec.install import ConfError, FileFacts
-from gridready.glexec.reach import Reach
 from gridready.models import Site
+
+if TYPE_CHECKING:
+    # ssl and subprocess are imported only by runs that dial out or execute glexec.
+    from gridready.glexec.functional import Functional
+    from gridready.glexec.reach import Reach
 
 EXPECT_KEYS = ("authz", "mode", "reachable", "functional")
 MODES = ("setuid", "logging")
 
-FIX_INSTALL = "Install gLExec on the worker nodes (glexec package), owned by root with mode 4755"
+FIX_INSTALL = ("Install gLExec on the worker nodes (glexec package): the binary owned by root with mode 4755, "
+               "glexec.conf and the LCMAPS database owned by root and writable only by root")
 FIX_AUTHZ = ("Route the LCMAPS account policy through SCAS (lcmaps_scas_client.mod -endpoint "
              "https://scas.host:8443) or Argus (lcmaps_c_pep.mod --pep-daemon-endpoint-url "
              "https://argus.host:8154/authz), with no fallback to a local mapping")
@@ -139,7 +142,7 @@ class GlexecCheck:
         if want_functional and facts.binary is not None:
             functional = _functional(facts, request, deadline)
         facts = replace(facts, reach=reach, functional=functional)
-        target = request.opt("host") or socket.gethostname()
+        target = request.opt("host") or os.uname().nodename
         return Observation(target=target, data=facts, metrics=_metrics(facts), details=_details(facts))
 
     # --- assess: pure ---------------------------------------------------------
@@ -150,9 +153,15 @@ class GlexecCheck:
         authz = expect.get("authz") or []
         allowed = [authz] if isinstance(authz, str) else list(authz)
         findings: list[Finding] = []
-        findings += _binary_findings(facts, mode == "setuid")
-        findings += _conf_findings(facts)
-        findings += _db_findings(facts)
+        if facts.binary is None and facts.conf is None and facts.db is None:
+            # Nothing of gLExec at all: one finding, not three consequences of it.
+            findings.append(Finding(False, f"gLExec not installed: no glexec ({', '.join(facts.binary_searched)}), "
+                                           f"no glexec.conf ({', '.join(facts.conf_searched)}), "
+                                           f"no LCMAPS database ({facts.db_path})", FIX_INSTALL))
+        else:
+            findings += _binary_findings(facts, mode == "setuid")
+            findings += _conf_findings(facts)
+            findings += _db_findings(facts)
         findings += _authz_findings(facts, allowed)
         if expect.get("reachable") or request.opt("reach"):
             findings += _reach_findings(facts)
