@@ -1,0 +1,170 @@
+"""The xrootd check's pure parts: options, expect validation, sweep requests and assessment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from gridready.checks.interface import Observation, Request
+from gridready.checks.xrootd import CHECK, Live, XrootdFacts
+from gridready.configfile import load_rules
+from gridready.deadline import Deadline
+from gridready.errors import UsageError
+from gridready.models import Site
+from gridready.xrootd import protocol as xp
+from gridready.xrootd.client import ServerInfo
+from gridready.xrootd.published import GLUE2, SRR, Door, Publication
+from tests.helpers import REPO, run_py
+
+PROBE = REPO / "probes" / "check_xrootd"
+DOOR = Door("xrd.example", 1094)
+
+
+def info(pval: int = 0x290, flags: int = 1, version: str | None = None) -> ServerInfo:
+    return ServerInfo(address=str(DOOR), peer="192.0.2.7:1094",
+                      hello=xp.Hello(xp.HandshakeReply(pval, flags & 1), xp.ProtocolReply(pval, flags)),
+                      handshake_ms=3.5, version=version)
+
+
+def record(name: str, url: str = "root://xrd.example:1094", schema: str = GLUE2) -> Publication:
+    return Publication(schema, "src", f"ep-{name}", "GLUE2EndpointInterfaceName", name, "GLUE2EndpointURL", url)
+
+
+def assess(facts: XrootdFacts, expect: dict[str, Any] | None = None, **options: Any) -> tuple[bool, bool, str, str]:
+    observation = Observation(target=str(facts.door or facts.site), data=facts)
+    result = CHECK.assess(observation, expect or {"protocol": "xroot"}, Request(options=options, site=facts.site))
+    return result.applicable, result.passed, result.message, result.remediation
+
+
+def test_bundled_milestone_expect_is_valid() -> None:
+    rules = load_rules(REPO / "config" / "milestones.yaml",
+                       validate_expect=lambda name, expect: CHECK.validate_expect(expect) if name == "xrootd" else ())
+    [milestone] = rules.for_check("xrootd")
+    assert milestone.expect["protocol"] == "xroot"
+
+
+@pytest.mark.parametrize("expect, problem", [
+    ({"protocl": "xroot"}, "unknown key 'protocl'"),
+    ({"protocol": ""}, "protocol: expected a protocol string"),
+    ({"schemes": "root"}, "schemes: expected a list of URL schemes"),
+    ({"schemes": ["root://"]}, "schemes: expected a list"),
+    ({"min_protocol": 3.1}, 'min_protocol: expected a quoted version "X.Y.Z", got 3.1'),
+    ({"min_protocol": "three"}, "min_protocol: bad protocol version 'three'"),
+    ({"role": "redirector"}, "role: expected one of server, manager, any"),
+    ({"require_published": "yes"}, "require_published: expected true or false"),
+])
+def test_validate_expect(expect: dict[str, Any], problem: str) -> None:
+    problems = CHECK.validate_expect(expect)
+    assert len(problems) == 1 and problems[0].startswith(problem), problems
+
+
+def test_validate_expect_accepts_everything_documented() -> None:
+    assert CHECK.validate_expect({"protocol": "xroot", "schemes": ["root", "xroot"], "min_protocol": "2.9.0",
+                                  "role": "server", "require_published": False}) == []
+
+
+def test_requests_for_site() -> None:
+    site = Site(name="FZK-LCG2", tier=1, bdii="ldap://bdii:2170", srr="https://srr/x",
+                xrootd=("xrd1.example:1094", "root://xrd2.example:1095", "xrd3.example"))
+    assert CHECK.requests_for_site(site) == [
+        {"host": "xrd1.example", "port": 1094, "bdii": "ldap://bdii:2170", "srr": "https://srr/x"},
+        {"host": "xrd2.example", "port": 1095, "bdii": "ldap://bdii:2170", "srr": "https://srr/x"},
+        {"host": "xrd3.example", "port": 1094, "bdii": "ldap://bdii:2170", "srr": "https://srr/x"}]
+    published_only = Site(name="pic", tier=1, bdii="dump.ldif")
+    assert CHECK.requests_for_site(published_only) == [{"host": None, "port": None, "bdii": "dump.ldif", "srr": None}]
+    assert CHECK.requests_for_site(Site(name="x", tier=1)) == []
+
+
+@pytest.mark.parametrize("options, site, why", [
+    ({}, None, "give -H HOST (the xrootd door), or --site with --bdii/--srr"),
+    ({"bdii": "dump.ldif"}, None, "give -H HOST"),
+    ({"port": 1094}, "pic", "-p/--port needs -H/--host"),
+    ({"host": "https://xrd.example"}, None, "-H: 'https://xrd.example': not an xrootd URL"),
+    ({"host": "root://xrd.example:1095", "port": 1094}, None, "names port 1095 but -p says 1094"),
+])
+def test_option_combinations_that_do_not_fit(options: dict[str, Any], site: str | None, why: str) -> None:
+    with pytest.raises(UsageError, match=why.replace("(", r"\(").replace(")", r"\)")):
+        CHECK.collect(Request(options=options, site=site), Deadline(5))
+
+
+def test_usage_error_exits_3_on_the_command_line() -> None:
+    done = run_py(PROBE, "-H", "root://xrd.example:1095", "-p", "1094")
+    assert (done.returncode, done.stdout) == (3, "XROOTD UNKNOWN - bad arguments: -H root://xrd.example:1095 "
+                                                 "names port 1095 but -p says 1094\n")
+    done = run_py(PROBE, "-H", "x", "--min-protocol", "five")
+    assert done.returncode == 3 and "bad protocol version 'five'" in done.stdout
+    done = run_py(PROBE, "-H", "x", "-p", "0")
+    assert done.returncode == 3 and "bad port '0'" in done.stdout
+
+
+def test_live_only() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x511, 0x00300001, "v5.5.3")))
+    applicable, passed, message, _ = assess(facts)
+    assert (applicable, passed) == (True, True)
+    assert message == ("xrootd protocol 5.1.1, role server (data server), version v5.5.3; "
+                       "published strings not checked (no --bdii/--srr)")
+
+
+def test_live_failure_names_the_reason() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, failure="cannot connect to xrd.example:1094: "
+                                                                       "connection refused"))
+    _, passed, message, remediation = assess(facts)
+    assert not passed
+    assert message.startswith("cannot connect to xrd.example:1094: connection refused")
+    assert remediation.startswith("make the xrootd service on xrd.example:1094 accept xrootd clients")
+
+
+def test_role_and_min_protocol_from_expect_and_options() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, 0)))
+    assert assess(facts)[1]
+    assert assess(facts, {"role": "manager", "min_protocol": "2.9.0"})[1]
+    _, passed, message, _ = assess(facts, {"role": "server"})
+    assert not passed and message == "xrd.example:1094 is a redirector, not a server"
+    _, passed, message, _ = assess(facts, {"min_protocol": "3.0.0"})
+    assert not passed and message == "xrd.example:1094 speaks xrootd protocol 2.9.0, older than 3.0.0"
+    # Command-line options override the milestone.
+    assert assess(facts, {"min_protocol": "3.0.0"}, min_protocol="2.8.0")[1]
+    assert not assess(facts, {"role": "manager"}, role="server")[1]
+
+
+def test_published_records_are_judged_one_by_one() -> None:
+    records = (record("xroot"), record("root"), record("xrootd", "xrootd://xrd.example:1094", SRR))
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("src",),
+                        publications=records)
+    _, passed, message, remediation = assess(facts)
+    assert not passed
+    assert message == ("GLUE 2 ep-root publishes GLUE2EndpointInterfaceName 'root', not 'xroot'; "
+                       "SRR ep-xrootd publishes GLUE2EndpointInterfaceName 'xrootd', not 'xroot'; "
+                       "SRR ep-xrootd GLUE2EndpointURL 'xrootd://xrd.example:1094' is not a root:// or xroot:// URL")
+    assert "publish GLUE2EndpointInterfaceName: xroot for ep-root" in remediation
+    good = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("src",),
+                       publications=(record("xroot"),))
+    assert assess(good)[1:3] == (True, "xrootd protocol 2.9.0, role server (data server); "
+                                       "published as 'xroot' in GLUE 2 (1 record)")
+
+
+def test_door_missing_from_the_sources() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("bdii.ldif",))
+    _, passed, message, remediation = assess(facts)
+    assert not passed and message == "xrd.example:1094 is not published as an xrootd access protocol in bdii.ldif"
+    assert "with the protocol string 'xroot' and a root://xrd.example:1094 endpoint" in remediation
+    assert assess(facts, {"require_published": False})[1]
+
+
+def test_offline_site_mode() -> None:
+    nothing = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",))
+    assert assess(nothing)[:3] == (False, True, "pic publishes no xrootd access in bdii.ldif")
+    some = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), publications=(record("root"),))
+    assert assess(some)[:2] == (True, False)
+
+
+def test_offline_collect_reads_only_the_sources(tmp_path: Any) -> None:
+    srr = tmp_path / "srr.json"
+    srr.write_text('{"storageservice": {"storageendpoints": [{"name": "e", "interfacetype": "root", '
+                   '"endpointurl": "root://127.0.0.1:9"}]}}', encoding="utf-8")
+    observation = CHECK.collect(Request(options={"srr": str(srr)}, site="pic"), Deadline(5))
+    facts: XrootdFacts = observation.data
+    assert facts.live is None and observation.metrics == []
+    assert observation.target == "pic (published)"
+    assert [p.name for p in facts.publications] == ["root"]
