@@ -181,7 +181,9 @@ def _chmod(path: str, mode: int) -> Callable[[Path], None]:
 
 
 def _rewrite(path: str, text: str | bytes) -> Callable[[Path], None]:
-    return lambda node: put(node, path, text, 0o640)
+    def rewrite(node: Path) -> None:
+        put(node, path, text, 0o640)
+    return rewrite
 
 
 @pytest.mark.parametrize("damage, message", [

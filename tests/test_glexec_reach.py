@@ -16,7 +16,8 @@ from gridready.glexec.reach import TLSSettings, handshake, split_endpoint
 from tests.helpers import REPO, run_py, write
 from tests.servers.hostile import Close, Hold, Read, Send, running_hostile
 from tests.servers.https import running_https
-from tests.test_glexec_install import ARGUS, CONF, HOST, RULES, SCAS, make_node, overdue, probe, put
+from tests.test_glexec_install import CONF, HOST, RULES, make_node, overdue, probe, put
+from tests.test_glexec_lcmaps import ARGUS, SCAS
 
 
 def free_port() -> int:

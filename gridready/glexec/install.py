@@ -87,7 +87,8 @@ def stat_file(root: str, path: str) -> FileFacts | None:
     except NotADirectoryError:
         return None
     except OSError as exc:
-        raise ConfError(f"{path}: cannot stat: {exc.strerror or exc}") from None
+        # Typically a directory the probe's user may not search: nothing learnt.
+        raise SourceError(f"{path}: cannot stat: {(exc.strerror or str(exc)).lower()}") from None
     return FileFacts(path, real, st.st_uid, st.st_gid, st.st_mode)
 
 
