@@ -55,9 +55,11 @@ def test_support_on_a_date() -> None:
     june2010 = date(2010, 6, 8)
     assert table.support((1, 9, 5), june2010).supported is True
     assert table.support((1, 9, 7), june2010).supported is True
-    end = table.get((1, 9, 5)).supported_until  # type: ignore[union-attr]
+    entry = table.get((1, 9, 5))
+    assert entry is not None and entry.supported_until is not None
+    end = entry.supported_until
     assert table.support((1, 9, 5), end).supported is True  # inclusive last day
-    past = table.support((1, 9, 5), date.fromordinal(end.toordinal() + 1))  # type: ignore[union-attr]
+    past = table.support((1, 9, 5), date.fromordinal(end.toordinal() + 1))
     assert past.supported is False and f"past its end of support ({end})" in past.message
     old = table.support((1, 9, 4), june2010)
     assert old.supported is False and "out of support (older than 1.9.5" in old.message

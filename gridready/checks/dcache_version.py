@@ -180,7 +180,12 @@ def _from_srr(where: str, se: str | None, tls: Any, deadline: Deadline) -> Stora
     from gridready.dcache.srr import read_srr
     from gridready.sources.http import fetch_json
 
-    return read_srr(fetch_json(where, deadline, tls), where, se)
+    try:
+        document = fetch_json(where, deadline, tls)
+    except RecursionError:
+        # json.loads recurses per nesting level; a hostile body can exhaust the stack.
+        raise SourceError(f"{where}: JSON nested too deeply") from None
+    return read_srr(document, where, se)
 
 
 def _from_info(where: str, se: str | None, tls: Any, deadline: Deadline) -> StorageElement:

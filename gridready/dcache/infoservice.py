@@ -65,7 +65,11 @@ def _group(found: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
 def _parse_json(body: bytes, where: str) -> Any:
     from gridready.sources.http import parse_json
 
-    return parse_json(body, "application/json", where)
+    try:
+        return parse_json(body, "application/json", where)
+    except RecursionError:
+        # json.loads recurses per nesting level; a hostile body can exhaust the stack.
+        raise SourceError(f"{where}: JSON nested too deeply") from None
 
 
 def _json_releases(node: Any, path: tuple[str, ...] = (), depth: int = 0) -> Iterator[tuple[str, str]]:
