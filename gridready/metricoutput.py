@@ -14,13 +14,14 @@ from urllib.parse import urlsplit
 
 from gridready.result import ProbeResult, format_time
 
-#: check -> (metricName, serviceFlavour). gLExec keeps the SAM WN-gLExec metric
-#: name so dashboards already showing it pick these results up.
+#: check -> (metricName, serviceFlavour). The names are the Nagios service
+#: names of config/nagios (org.sam for the metric WLCG SAM defines, org.gridready
+#: for gridready's own), so a result reads the same in Nagios and on the broker.
 METRICS: Mapping[str, tuple[str, str]] = {
     "glexec": ("org.sam.glexec.WN-gLExec", "CE"),
-    "xrootd": ("org.wlcg.gridready.XRootD-Protocol", "XROOTD"),
-    "dcache_version": ("org.wlcg.gridready.dCache-Version", "SRMv2"),
-    "fts_channels": ("org.wlcg.gridready.FTS-Channels", "FTS"),
+    "xrootd": ("org.gridready.xrootd.SE-xrootd-Protocol", "XROOTD"),
+    "dcache_version": ("org.gridready.dcache.SE-dCache-Version", "SRMv2"),
+    "fts_channels": ("org.gridready.fts.FTS-Channels", "FTS"),
 }
 
 
@@ -48,7 +49,7 @@ def details_lines(result: ProbeResult) -> list[str]:
 
 def message(result: ProbeResult, now: datetime, vo: str | None = None) -> str:
     """One metricOutput message for ``result``, ending with ``EOT\\n``."""
-    metric, flavour = METRICS.get(result.check, (f"org.wlcg.gridready.{result.check}", result.check.upper()))
+    metric, flavour = METRICS.get(result.check, (f"org.gridready.{result.check}", result.check.upper()))
     service = result.host or ""
     fields = [("serviceURI", service), ("hostName", host_name(service)), ("serviceFlavour", flavour),
               ("siteName", result.site or ""), ("metricStatus", result.state.name), ("metricName", metric),

@@ -168,7 +168,8 @@ class Sweeper:
 
     def __init__(self, inventory: Inventory, rules: Rules, as_of: date, *,
                  loader: CheckLoader | None = None, concurrency: int = DEFAULT_CONCURRENCY,
-                 now: Callable[[], datetime] | None = None, grace: float = GRACE) -> None:
+                 now: Callable[[], datetime] | None = None, grace: float = GRACE,
+                 credentials: Mapping[str, str | None] | None = None) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         if loader is None:
@@ -181,6 +182,8 @@ class Sweeper:
         self.concurrency = concurrency
         self.now = now
         self.grace = grace
+        #: Grid credentials (capath, cert, key, proxy) for requests to https:// sources.
+        self.credentials = {k: v for k, v in (credentials or {}).items() if v}
 
     def _time(self) -> datetime | None:
         return self.now() if self.now else None
@@ -238,10 +241,17 @@ class Sweeper:
                     continue
                 timeout = max(m.timeout for m in self.rules.for_check(name))
                 for options in requests:
-                    merged = {**defaults, **options, "timeout": timeout, "site": site.name, "tier": site.tier,
-                              "as_of": self.as_of}
+                    merged = {**defaults, **options, **self._credentials_for(options, defaults),
+                              "timeout": timeout, "site": site.name, "tier": site.tier, "as_of": self.as_of}
                     jobs.append(Job(site, check, merged, milestones, timeout, target_key(options)))
         return jobs, ready
+
+    def _credentials_for(self, options: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+        # Only where an https:// source is read, and only options the check has:
+        # checks refuse credentials that cannot apply (e.g. with an LDIF file).
+        if not any(isinstance(v, str) and v.lower().startswith("https://") for v in options.values()):
+            return {}
+        return {k: v for k, v in self.credentials.items() if k in defaults}
 
     def _local(self, name: str, site: Site, milestones: Sequence[Milestone]) -> list[Done]:
         path = getattr(site, name, None)

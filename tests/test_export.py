@@ -32,7 +32,7 @@ def test_message_fields_in_order_details_last() -> None:
         "serviceFlavour: XROOTD\n"
         "siteName: RAL-LCG2\n"
         "metricStatus: WARNING\n"
-        "metricName: org.wlcg.gridready.XRootD-Protocol\n"
+        "metricName: org.gridready.xrootd.SE-xrootd-Protocol\n"
         "summaryData: door.rl.ac.uk:1094: xrootd-protocol-string DUE: published as 'root'\n"
         "gatheredAt: 2010-06-08T10:00:00Z\n"
         "timestamp: 2010-06-08T12:00:00Z\n"

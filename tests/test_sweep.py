@@ -51,6 +51,8 @@ class FakeCheck:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("-H", "--host")
         parser.add_argument("--role", default="any")
+        parser.add_argument("--srr")
+        parser.add_argument("--capath")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         return ()
@@ -59,7 +61,7 @@ class FakeCheck:
         self.planned.append(site.name)
         if any(d.startswith("plan-error") for d in site.xrootd):
             raise ValueError("bad door list")
-        return [{"host": door} for door in site.xrootd]
+        return [{"host": door, **({"srr": site.srr} if site.srr else {})} for door in site.xrootd]
 
     def collect(self, request: Request, deadline: Deadline) -> Observation:
         host = str(request.opt("host"))
@@ -143,6 +145,16 @@ def test_requests_carry_probe_defaults_site_and_timeout(fake: FakeCheck) -> None
     assert request.options["host"] == "pass.cern" and request.options["role"] == "any"
     assert request.options["timeout"] == 1.0      # the largest timeout of the check's milestones
     assert request.options["verbose"] == 0        # a common probe option's default
+
+
+def test_credentials_go_only_to_https_requests_and_known_options(fake: FakeCheck) -> None:
+    sites = [Site("A", 1, srr="https://srr.a.example/srr.json", xrootd=("pass.a",)),
+             Site("B", 1, srr="/data/srr/B.json", xrootd=("pass.b",)), Site("C", 1, xrootd=("pass.c",))]
+    Sweeper(Inventory(tuple(sites)), RULES, AS_OF, loader=lambda n: fake,
+            credentials={"capath": "/etc/grid-security/certificates", "cert": "/tmp/usercert.pem", "proxy": None}
+            ).run(lambda d: None)
+    seen = {r.site: (r.options.get("capath"), "cert" in r.options) for r in fake.requests}
+    assert seen == {"A": ("/etc/grid-security/certificates", False), "B": (None, False), "C": (None, False)}
 
 
 def test_out_of_scope_sites_are_not_checked(fake: FakeCheck) -> None:

@@ -35,6 +35,11 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
                    help="checks run at once (default %(default)s)")
+    tls = p.add_argument_group("credentials for https:// sources (FTS3 REST, SRR, dCache info)")
+    tls.add_argument("--capath", metavar="DIR|FILE", help="CA directory or bundle (default: grid CAs, else system)")
+    tls.add_argument("--cert", metavar="FILE", help="X.509 client certificate (PEM), with --key")
+    tls.add_argument("--key", metavar="FILE", help="unencrypted private key of --cert")
+    tls.add_argument("--proxy", metavar="FILE", help="X.509 proxy (instead of --cert/--key)")
     p.set_defaults(func=run)
 
 
@@ -86,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
             store.add(done.result, done.outcomes, origin=done.origin, target=done.target, source=done.source)
 
         try:
-            summary = Sweeper(inventory, rules, as_of, concurrency=args.concurrency).run(emit, progress)
+            credentials = {"capath": args.capath, "cert": args.cert, "key": args.key, "proxy": args.proxy}
+            summary = Sweeper(inventory, rules, as_of, concurrency=args.concurrency,
+                              credentials=credentials).run(emit, progress)
         finally:
             progress.close()
     print(f"swept {len(inventory.sites)} sites: {summary.results} results stored in {args.db} "
