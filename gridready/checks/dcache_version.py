@@ -202,7 +202,7 @@ def _from_info(where: str, se: str | None, tls: Any, deadline: Deadline) -> Stor
         name = se or where
     with deadline.during(f"parsing the dCache info service answer from {where}"):
         found = infoservice.releases(content_type, body, where)
-    notes = [f"{name}: {source} release '{text}'" for source, text in found]
+    notes = [f"{name}: {source} release {text!r}" for source, text in found]
     return storage_element(name, "dCache", found, f"{name}: no release in {where}", notes)
 
 

@@ -133,7 +133,7 @@ def _element(name: str, glue1: Entry | None, services: Sequence[_Glue2Service]) 
         text = glue1.first("GlueSEImplementationVersion")
         if text is not None:
             candidates.append((GLUE1, text))
-            notes.append(f"{name}: {GLUE1} GlueSEImplementationVersion '{text}'")
+            notes.append(f"{name}: {GLUE1} GlueSEImplementationVersion {text!r}")
     endpoints = [e for s in services for e in s.endpoints]
     glue2_names = {n for e in endpoints for n in e.get("GLUE2EndpointImplementationName")}
     if implementation is None:
@@ -150,7 +150,7 @@ def _element(name: str, glue1: Entry | None, services: Sequence[_Glue2Service]) 
         if text is None:
             notes.append(f"{name}: {GLUE2} endpoint {ident} publishes no GLUE2EndpointImplementationVersion")
             continue
-        notes.append(f"{name}: {GLUE2} endpoint {ident} GLUE2EndpointImplementationVersion '{text}'")
+        notes.append(f"{name}: {GLUE2} endpoint {ident} GLUE2EndpointImplementationVersion {text!r}")
         if text.strip() not in seen:
             seen.add(text.strip())
             candidates.append((GLUE2, text))
