@@ -258,14 +258,18 @@ def _door(request: Request) -> pub.Door | None:
 
 def _live(door: pub.Door, deadline: Deadline) -> Live:
     from gridready.xrootd import client
-    from gridready.xrootd.protocol import XrootdError
+    from gridready.xrootd import protocol as xp
 
     try:
         info = client.probe(door.host, door.port, deadline)
     except client.Unreachable as exc:
         return Live(door, failure=str(exc))
-    except XrootdError as exc:
-        return Live(door, failure=f"{door} does not answer as an xrootd server: {exc}")
+    except xp.PeerClosed as exc:
+        return Live(door, failure=str(exc))  # names the door already
+    except xp.ProtocolError as exc:
+        return Live(door, failure=f"{door} does not speak xrootd: {exc}")
+    except xp.XrootdError as exc:  # kXR_error, kXR_redirect, kXR_waitresp to kXR_protocol
+        return Live(door, failure=f"{door}: {exc}")
     return Live(door, info=info)
 
 

@@ -270,8 +270,7 @@ def parse_header(data: bytes, limit: int = MAX_BODY) -> tuple[bytes, int, int]:
         raise ProtocolError(f"short reply header ({len(data)} of {HEADER_SIZE} bytes)")
     streamid, status, dlen = _HEADER.unpack(data)
     if status not in STATUS_NAMES:
-        raise ProtocolError(f"reply header {hex_preview(data)} has unknown status {status}: "
-                            "not an xrootd server")
+        raise ProtocolError(f"reply header {hex_preview(data)} has unknown status {status}")
     if dlen < 0:
         raise ProtocolError(f"reply header announces a negative length ({dlen})")
     if dlen > limit:

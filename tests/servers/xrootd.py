@@ -36,11 +36,11 @@ import struct
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -192,15 +192,15 @@ def running_xrootd(role: str = "server") -> Iterator[XrootdServer]:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def xrootd_fixture(role: str = "server", scope: str = "module") -> Callable[..., Any]:
+def xrootd_fixture(role: str = "server",
+                   scope: Literal["session", "package", "module", "class", "function"] = "module") -> Any:
     """A pytest fixture (assign it to a module-level name) yielding a running XrootdServer."""
 
-    @pytest.fixture(scope=scope)  # type: ignore[call-overload]
     def _xrootd() -> Iterator[XrootdServer]:
         with running_xrootd(role) as server:
             yield server
 
-    return _xrootd
+    return pytest.fixture(scope=scope)(_xrootd)
 
 
 # --- reply builders for fake and hostile servers ---------------------------------
