@@ -182,3 +182,24 @@ def test_trickling_server_cannot_outlive_the_deadline() -> None:
         with pytest.raises(CheckTimeout, match="reading kXR_protocol reply from 127.0.0.1"):
             client.probe("127.0.0.1", server.port, Deadline(1))
         assert time.monotonic() - started < 1.5
+
+
+def test_short_kxr_wait_is_honoured_then_retried() -> None:
+    wait = frame(PROTOCOL_SID, 4005, struct.pack(">i", 1) + b"starting up\0")
+    script = (Read(OPENING_SIZE), Send(handshake_reply() + wait), Read(24), Send(protocol_reply(0x511, 2)), Hold())
+    with running_hostile(*script) as server:
+        started = time.monotonic()
+        info = client.probe("127.0.0.1", server.port, Deadline(5), query=False)
+        elapsed = time.monotonic() - started
+    assert (info.protocol.version, info.role.kind) == ("5.1.1", "manager")
+    assert 1 <= elapsed < 2.5
+    # The retry is the kXR_protocol request alone, not another handshake.
+    assert bytes(server.received[0][OPENING_SIZE:]) == xp.protocol_request(PROTOCOL_SID)
+
+
+def test_redirect_of_kxr_protocol_is_a_failing_finding() -> None:
+    redirect = frame(PROTOCOL_SID, 4004, struct.pack(">i", 1095) + b"elsewhere.example")
+    with running_hostile(Read(OPENING_SIZE), Send(handshake_reply() + redirect), Close()) as server:
+        rc, lines, _ = probe(server.port, "--as-of", "2010-10-08")
+    assert rc == 2
+    assert lines[0].endswith(f"OVERDUE: 127.0.0.1:{server.port}: redirected to elsewhere.example:1095 (kXR_redirect)")

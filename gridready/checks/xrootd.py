@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
 from gridready.deadline import Deadline
@@ -42,6 +42,9 @@ from gridready.errors import SourceError, UsageError
 from gridready.models import Site
 from gridready.xrootd import published as pub
 from gridready.xrootd.protocol import parse_version, version_number, version_parts, version_text
+
+if TYPE_CHECKING:
+    from gridready.xrootd.client import ServerInfo
 
 EXPECT_KEYS = ("protocol", "schemes", "min_protocol", "role", "require_published")
 ROLES = ("server", "manager", "any")
@@ -52,7 +55,7 @@ class Live:
     """The outcome of the live exchange: ``info`` or why there was none."""
 
     door: pub.Door
-    info: Any = None          # gridready.xrootd.client.ServerInfo (imported lazily)
+    info: ServerInfo | None = None
     failure: str | None = None
 
 
@@ -69,7 +72,6 @@ class XrootdFacts:
     publications: tuple[pub.Publication, ...] = ()
     #: A source that failed while the live exchange had already failed.
     source_problem: str | None = None
-    details: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _version_arg(text: str) -> str:
@@ -160,7 +162,7 @@ class XrootdCheck:
         details: list[str] = []
         metrics: list[PerfValue] = []
         if live is not None and live.info is not None:
-            details += _live_details(live)
+            details += _live_details(live.info)
             metrics = [PerfValue("handshake_ms", round(live.info.handshake_ms, 3), "ms", min=0),
                        PerfValue("protocol_version", version_number(live.info.protocol.pval), min=0)]
 
@@ -182,8 +184,7 @@ class XrootdCheck:
             details.append(f"no xrootd access published for {door or site} in {', '.join(sources)}")
 
         facts = XrootdFacts(door=door, site=site, live=live, sources=sources,
-                            publications=tuple(records), source_problem=source_problem,
-                            details=tuple(details))
+                            publications=tuple(records), source_problem=source_problem)
         target = str(door) if door is not None else f"{site} (published)"
         return Observation(target=target, data=facts, metrics=metrics, details=details)
 
@@ -273,11 +274,10 @@ def _live(door: pub.Door, deadline: Deadline) -> Live:
     return Live(door, info=info)
 
 
-def _live_details(live: Live) -> list[str]:
-    info = live.info
-    proto = info.protocol
+def _live_details(info: ServerInfo) -> list[str]:
     from gridready.xrootd.protocol import flag_names
 
+    proto = info.protocol
     lines = [f"connected to {info.peer}; handshake + kXR_protocol in {info.handshake_ms:.1f} ms"]
     if info.hello.handshake is not None:
         hs = info.hello.handshake
