@@ -156,6 +156,16 @@ def _tls_problem(url: str, tls: TLSOptions, exc: BaseException) -> str | None:
                 return f"{url}: the server rejected the client certificate ({cause.reason or text})"
             return (f"{url}: the server requires a client certificate and none was given "
                     f"({cause.reason or text}); use a certificate and key or a proxy")
+        if isinstance(cause, ssl.SSLEOFError) or "eof occurred" in lowered:
+            # With TLS 1.3 the server judges the client certificate after the
+            # client thinks the handshake is done; depending on timing the
+            # client then sees the alert or just the server hanging up.
+            if tls.proxy or tls.cert:
+                return (f"{url}: the server closed the TLS connection: it probably rejected "
+                        f"the client certificate ({cause.reason or text})")
+            return (f"{url}: the server closed the TLS connection: it probably requires a client "
+                    f"certificate and none was given ({cause.reason or text}); "
+                    "use a certificate and key or a proxy")
         if "pem lib" in lowered or "key values mismatch" in lowered or "no start line" in lowered:
             return f"{url}: cannot load the client certificate/key ({cause.reason or text})"
         return f"{url}: TLS error: {cause.reason or text}"
