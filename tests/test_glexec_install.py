@@ -362,3 +362,19 @@ def test_example_results_ingest_and_give_a_mixed_picture() -> None:
     assert found.pop("NDGF-T1") == "WAIVED"         # no gLExec (ARC), waived
     assert "USCMS-FNAL-WC1" not in found            # sent no result
     assert set(found.values()) == {"COMPLIANT"} and len(found) == 7
+
+
+@pytest.mark.parametrize("expect, problems", [
+    ({"authz": ["scas", "argus"], "mode": "setuid", "reachable": True, "functional": False}, []),
+    ({"authz": "argus"}, []),
+    ({}, []),
+    ({"authz": ["scas", "gums"]}, ["authz: unknown service 'gums' (known: scas, argus)"]),
+    ({"authz": {"scas": 1}}, ["authz: expected a list of services (scas, argus), got {'scas': 1}"]),
+    ({"mode": "suid"}, ["mode: expected one of setuid, logging, got 'suid'"]),
+    ({"reachable": "yes"}, ["reachable: expected true or false, got 'yes'"]),
+    ({"functionnal": True}, ["unknown key 'functionnal' (known: authz, mode, reachable, functional)"]),
+])
+def test_validate_expect(expect: dict[str, object], problems: list[str]) -> None:
+    from gridready.checks.glexec import CHECK
+
+    assert list(CHECK.validate_expect(expect)) == problems
