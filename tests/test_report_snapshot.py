@@ -1,0 +1,87 @@
+"""``gridready report`` on a fresh machine: the bundled example grid snapshot, without network."""
+
+from __future__ import annotations
+
+import json
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from gridready.cli import main
+from gridready.report.schema import json_schema
+from gridready.store import Store
+from tests.helpers import run_py
+
+MILESTONES = ("glexec-scas-argus-t1", "dcache-supported-release", "xrootd-protocol-string", "fts-t1-channels")
+#: The example grid as README.md in config/example describes it, on 2010-06-08.
+EXPECTED = {
+    "CERN-PROD":      ("NOT_APPLICABLE", "NOT_APPLICABLE", "COMPLIANT",      "COMPLIANT"),
+    "BNL-ATLAS":      ("OVERDUE",        "COMPLIANT",      "WAIVED",         "COMPLIANT"),
+    "FZK-LCG2":       ("COMPLIANT",      "COMPLIANT",      "PENDING",        "DUE"),
+    "IN2P3-CC":       ("COMPLIANT",      "DUE",            "COMPLIANT",      "OVERDUE"),
+    "INFN-T1":        ("COMPLIANT",      "NOT_APPLICABLE", "NOT_APPLICABLE", "OVERDUE"),
+    "NDGF-T1":        ("WAIVED",         "COMPLIANT",      "PENDING",        "COMPLIANT"),
+    "pic":            ("COMPLIANT",      "COMPLIANT",      "COMPLIANT",      "OVERDUE"),
+    "RAL-LCG2":       ("COMPLIANT",      "NOT_APPLICABLE", "PENDING",        "COMPLIANT"),
+    "SARA-MATRIX":    ("COMPLIANT",      "COMPLIANT",      "PENDING",        "OVERDUE"),
+    "Taiwan-LCG2":    ("COMPLIANT",      "NOT_APPLICABLE", "NOT_APPLICABLE", "COMPLIANT"),
+    "TRIUMF-LCG2":    ("OVERDUE",        "UNKNOWN",        "PENDING",        "COMPLIANT"),
+    "USCMS-FNAL-WC1": ("UNKNOWN",        "DUE",            "NOT_APPLICABLE", "COMPLIANT"),
+}
+
+
+def matrix(doc: dict[str, Any]) -> dict[str, tuple[str, ...]]:
+    return {s["name"]: tuple(m["compliance"] for m in s["milestones"]) for s in doc["sites"]}
+
+
+@pytest.fixture()
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"the example snapshot must not use the network: {args!r}")
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+def test_fresh_machine_report_is_the_example_snapshot(tmp_path: Path, no_network: None,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "gridready.db"
+    rc = main(["report", "--format", "json", "--db", str(db), "--as-of", "2010-06-08"])
+    out, err = capsys.readouterr()
+    assert err == f"no results in {db}: showing the bundled example grid snapshot of 2010-06-08\n"
+    doc = json.loads(out)
+    jsonschema.validate(doc, json_schema())
+    assert matrix(doc) == EXPECTED
+    assert [m["id"] for m in doc["milestones"]] == list(MILESTONES)
+    assert {m["id"]: f"{m['compliant']}/{m['applicable']}" for m in doc["milestones"]} == {
+        "glexec-scas-argus-t1": "7/11", "dcache-supported-release": "5/8", "xrootd-protocol-string": "3/9",
+        "fts-t1-channels": "7/12"}
+    assert doc["data_source"] == "bundled example grid snapshot of 2010-06-08"
+    assert rc == 2
+    swept = {m["checked_at"] for s in doc["sites"] for m in s["milestones"][1:] if m["checked_at"]}
+    assert swept == {"2010-06-08T10:00:00Z"}
+    uscms = doc["sites"][-1]["milestones"][0]
+    assert (uscms["message"], uscms["checked_at"]) == ("no result for this check", None)
+    assert not db.exists()                      # looking does not create a database
+
+
+def test_an_empty_database_also_shows_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "empty.db"
+    Store(db).close()
+    rc = main(["report", "--db", str(db), "--as-of", "2010-06-08", "--milestone", "fts-t1-channels"])
+    out, err = capsys.readouterr()
+    assert err == f"no results in {db}: showing the bundled example grid snapshot of 2010-06-08\n"
+    assert "7/12 compliant" in out and rc == 2
+
+
+def test_default_as_of_is_today_and_runs_as_a_process(tmp_path: Path) -> None:
+    done = run_py("-m", "gridready.cli", "report", "--format", "json", "--db", str(tmp_path / "none.db"))
+    doc = json.loads(done.stdout)
+    assert doc["as_of"] == datetime.now(timezone.utc).date().isoformat()
+    assert done.returncode == 2 and done.stderr.startswith("no results in ")
+    # Years later every failure is overdue; the degraded FTS channel stays DUE.
+    assert matrix(doc)["IN2P3-CC"][1] == "OVERDUE" and matrix(doc)["FZK-LCG2"][3] == "DUE"
