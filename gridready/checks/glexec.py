@@ -99,8 +99,9 @@ class GlexecCheck:
                            help="TCP + TLS handshake with the SCAS/Argus endpoints of the LCMAPS database")
         group.add_argument("--capath", metavar="DIR|FILE",
                            help="CA certificates for --reach (default /etc/grid-security/certificates)")
-        group.add_argument("--cert", metavar="FILE", help="client certificate (PEM; a proxy holds its key) for --reach, "
-                                "for services that require one")
+        group.add_argument("--cert", metavar="FILE",
+                           help="client certificate for --reach, for services that require one "
+                                "(PEM; a proxy file holds its key too)")
         group.add_argument("--key", metavar="FILE", help="client key for --reach")
         group.add_argument("--host", metavar="NAME",
                            help="worker node name in results (default: this host's name)")
@@ -167,7 +168,7 @@ class GlexecCheck:
             findings += _reach_findings(facts)
         if expect.get("functional") or facts.functional is not None:
             findings += _functional_findings(facts, mode)
-        return Assessment(tuple(findings), summary=_summary(facts, mode))
+        return Assessment(tuple(findings), summary=_summary(facts))
 
 
 CHECK = GlexecCheck()
@@ -396,7 +397,7 @@ def _functional_findings(facts: GlexecFacts, mode: str | None) -> list[Finding]:
     return [_ok(f"{run} ran as {f.identity}")]
 
 
-def _summary(facts: GlexecFacts, mode: str | None) -> str:
+def _summary(facts: GlexecFacts) -> str:
     parts = []
     if facts.binary is not None:
         parts.append(f"gLExec {facts.binary.path} mode {facts.binary.perms}")
