@@ -54,7 +54,8 @@ def probe_result(site: str, check: str, host: str, checked_at: str,
     """A ``gridready.result/1`` object; milestones are (id, compliance, message, days_left)."""
     ms = [{"id": mid, "compliance": c, "state": STATE[c], "deadline": "2010-09-30", "days_left": days,
            "message": message, "waiver": None} for mid, c, message, days in milestones]
-    worst = max((m["state"] for m in ms), key=["OK", "WARNING", "CRITICAL", "UNKNOWN"].index)
+    order = ["OK", "WARNING", "CRITICAL", "UNKNOWN"]
+    worst = max((str(m["state"]) for m in ms), key=order.index)
     return {"schema": "gridready.result/1", "check": check, "site": site, "host": host, "state": worst,
             "summary": f"{host}: summary", "checked_at": checked_at, "milestones": ms,
             "metrics": {"handshake_ms": 4.2}, "details": ["a detail"]}
