@@ -104,7 +104,7 @@ def cases(grid: Grid) -> list[Case]:
              f"check_gridready_xrootd!{port}!--milestones {grid.tmp}/no-such-rules.yaml", 3,
              f"XROOTD UNKNOWN - {grid.tmp}/no-such-rules.yaml: no such file"),
         Case("wn042.example.org", "wn042.example.org", GLEXEC,
-             f"check_gridready_glexec!--root {node} --host wn042.example.org --site SARA-MATRIX "
+             f"check_gridready_glexec!--root {node} --site SARA-MATRIX "
              "--as-of 2010-06-08", 0,
              "GLEXEC OK - wn042.example.org: glexec-scas-argus-t1 COMPLIANT: gLExec /usr/sbin/glexec mode 4755, "
              "SCAS (https://scas.example.org:8443)"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if not args.no_commands:
         commands = command_definitions(commands_file(), args.plugin_dir)
     text = render(site, rules, shared, args.wn, commands,
-                  inventory_path=inventory.path, rules_path=rules.path)
+                  inventory_path=str(Path(inventory.path).resolve()), rules_path=str(Path(rules.path).resolve()))
     (out or sys.stdout).write(text)
     return 0
 
@@ -99,7 +100,7 @@ def command_definitions(path: Path, plugin_dir: str | None) -> str:
         raise GridreadyError(f"{path}: cannot read the command definitions: {exc.strerror}") from None
     if plugin_dir is None:
         return text
-    directory = _nagios_value(str(Path(plugin_dir).resolve()), "--plugin-dir")
+    directory = _name(str(Path(plugin_dir).resolve()), "--plugin-dir")
     return re.sub(r"(?m)^(\s*command_line\s+)\$USER1\$/", lambda m: m.group(1) + directory + "/", text)
 
 
@@ -119,6 +120,7 @@ class _Config:
     notes: list[str] = field(default_factory=list)
 
     def service(self, host: str, role: str, description: str, command: str, *args: str) -> None:
+        host = _name(host, f"{role} host")
         entry = self.hosts.setdefault(host.lower(), _Host(host, f"{self.site.name} {role}"))
         if role not in entry.alias:
             entry.alias += f", {role}"
@@ -143,19 +145,36 @@ def render(site: Site, rules: Rules, shared: Sequence[str], wns: Sequence[str], 
 
 
 def _args(options: Sequence[str]) -> str:
-    return " ".join(_nagios_value(o, "option") for o in options)
+    return " ".join(_argument(o, "option") for o in options)
 
 
-def _nagios_value(value: str, what: str) -> str:
-    """``value`` as it must appear in an object definition; refuses what Nagios cannot pass on.
+#: Characters that mean nothing to Nagios' object parser, its macros or the shell.
+_PLAIN = re.compile(r"[A-Za-z0-9_./:@%+=,-]+\Z")
 
-    Nagios splits check arguments on blanks and '!', ends a line at a
-    newline and a value at ';' (comment), and expands '$'.
+
+def _name(value: str, what: str) -> str:
+    """A host name, site name or directory, which must go into definitions unquoted."""
+    if not _PLAIN.match(value):
+        raise GridreadyError(f"{what} {value!r} cannot go into a Nagios definition: use only letters, "
+                             "digits and _ . / : @ % + = , -")
+    return value
+
+
+def _argument(value: str, what: str) -> str:
+    """An option value as it must be written in a ``check_command`` argument.
+
+    Nagios splits arguments at '!', starts a comment at ';' (unless written
+    '\\;'), expands '$' (unless written '$$'), and runs a command line with
+    shell metacharacters through /bin/sh. Plain values go as they are, others
+    in single quotes, escaped for Nagios; blanks, '!', quotes and
+    backslashes cannot be passed at all.
     """
-    if not value or re.search(r"[\s!]", value):
-        raise GridreadyError(f"{what} {value!r} cannot go into a Nagios command: it is empty or "
-                             "holds blanks or '!'")
-    return value.replace("$", "$$").replace(";", "\\;")
+    if _PLAIN.match(value):
+        return value
+    if not value or re.search(r"[\s!'\"\\]", value):
+        raise GridreadyError(f"{what} {value!r} cannot go into a Nagios command: it is empty or holds "
+                             "blanks, '!', quotes or backslashes")
+    return "'" + value.replace("$", "$$").replace(";", "\\;") + "'"
 
 
 def _source(site: Site) -> list[str]:
@@ -223,10 +242,10 @@ def _glexec(config: _Config, extra: str, wns: Sequence[str]) -> None:
                             "--wn HOST to add it, checked through NRPE")
         return
     for wn in wns:
-        config.service(_nagios_value(wn, "--wn"), "worker node", METRICS["glexec"],
+        config.service(_name(wn, "--wn"), "worker node", METRICS["glexec"],
                        "check_gridready_glexec_nrpe", NRPE_GLEXEC)
     config.notes.append(f"on each worker node, nrpe.cfg needs: command[{NRPE_GLEXEC}]="
-                        f"/usr/lib/nagios/plugins/check_glexec {' '.join(config.shared)}")
+                        f"/usr/lib/nagios/plugins/check_glexec {shlex.join(config.shared)}")
 
 
 def _host_port(door: str, default: int) -> tuple[str, int]:
@@ -240,7 +259,7 @@ def _host_port(door: str, default: int) -> tuple[str, int]:
     host = host.strip("[]")
     if not host or not 0 < int(port) < 65536:
         raise GridreadyError(f"bad xrootd door '{door}': expected host[:port]")
-    return _nagios_value(host, "xrootd door"), int(port)
+    return _name(host, "xrootd door"), int(port)
 
 
 def _block(kind: str, pairs: Sequence[tuple[str, str]]) -> str:
@@ -251,7 +270,7 @@ def _block(kind: str, pairs: Sequence[tuple[str, str]]) -> str:
 
 def _text(config: _Config, commands: str | None, inventory_path: str, rules_path: str) -> str:
     site = config.site
-    group = f"gridready-{_nagios_value(site.name, 'site name')}"
+    group = f"gridready-{_name(site.name, 'site name')}"
     lines = [f"# Nagios definitions for the gridready probes of {site.name} (tier {site.tier}),",
              f"# made by `gridready nagios-config --site {site.name}` from",
              f"#   inventory  {inventory_path}",

@@ -1,0 +1,188 @@
+"""``gridready nagios-config --site NAME``: what it generates from the inventory, and its errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gridready.commands.nagios_config import render
+from gridready.configfile import load_inventory, load_rules
+from gridready.errors import GridreadyError
+from gridready.models import Site
+from tests.helpers import REPO, write
+from tests.nagios.harness import COMMANDS_CFG, Nagios, require_nagios, running_nagios
+
+SITES = """
+sites:
+  - name: MY-T1
+    tier: 1
+    bdii: "ldap://site-bdii.example.org:2170"
+    fts: "https://fts.example.org:8443/"
+    xrootd: ["xrootd.example.org", "xrootd.example.org:1095", "root://door2.example.org:2094", "door3.example.org"]
+    storage: [{host: srm.example.org, implementation: dCache}, {host: castor.example.org, implementation: CASTOR},
+              {host: unknown.example.org}]
+  - {name: MY-T0, tier: 0, srr: "https://srr.example.org/srr.json", storage: [srm.t0.example.org]}
+  - {name: BARE-T1, tier: 1}
+  - {name: FILE-FTS, tier: 1, fts: "fts3-config.json", fts_channels: "channels.txt"}
+"""
+
+
+def generate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    inventory = write(tmp_path / "sites.yaml", SITES)
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
+    return subprocess.run([sys.executable, "-m", "gridready.cli", "nagios-config", "--inventory", str(inventory),
+                           *args], capture_output=True, text=True, timeout=30, env=env, check=False)
+
+
+def blocks(text: str, kind: str) -> list[dict[str, str]]:
+    found = []
+    for body in re.findall(r"define " + kind + r" \{\n(.*?)\n\}", text, re.S):
+        found.append(dict(line.strip().split(None, 1) for line in body.splitlines()))
+    return found
+
+
+def test_services_for_every_door_se_fts_and_worker_node(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "my-t1", "--wn", "wn001.example.org", "--wn", "wn002.example.org")
+    assert (done.returncode, done.stderr) == (0, "")
+    inventory = str((tmp_path / "sites.yaml").resolve())
+    shared = f"--site MY-T1 --inventory {inventory}"
+    bdii = "--bdii ldap://site-bdii.example.org:2170"
+    services = {(s["host_name"], s["service_description"]): s["check_command"]
+                for s in blocks(done.stdout, "service")}
+    assert services == {
+        # Two doors on one host: the port tells the services apart.
+        ("xrootd.example.org", "org.gridready.xrootd.SE-xrootd-Protocol-1094"):
+            f"check_gridready_xrootd!1094!{bdii} {shared}",
+        ("xrootd.example.org", "org.gridready.xrootd.SE-xrootd-Protocol-1095"):
+            f"check_gridready_xrootd!1095!{bdii} {shared}",
+        ("door2.example.org", "org.gridready.xrootd.SE-xrootd-Protocol"): f"check_gridready_xrootd!2094!{bdii} {shared}",
+        ("door3.example.org", "org.gridready.xrootd.SE-xrootd-Protocol"): f"check_gridready_xrootd!1094!{bdii} {shared}",
+        # dCache and storage of unknown implementation; not CASTOR.
+        ("srm.example.org", "org.gridready.dcache.SE-dCache-Version"): f"check_gridready_dcache_version!{bdii} {shared}",
+        ("unknown.example.org", "org.gridready.dcache.SE-dCache-Version"):
+            f"check_gridready_dcache_version!{bdii} {shared}",
+        ("fts.example.org", "org.gridready.fts.FTS-Channels"):
+            f"check_gridready_fts_channels!8443!--capath /etc/grid-security/certificates {shared}",
+        ("wn001.example.org", "org.sam.glexec.WN-gLExec"): "check_gridready_glexec_nrpe!check_glexec",
+        ("wn002.example.org", "org.sam.glexec.WN-gLExec"): "check_gridready_glexec_nrpe!check_glexec",
+    }
+    hosts = blocks(done.stdout, "host")
+    assert [h["host_name"] for h in hosts] == ["xrootd.example.org", "door2.example.org", "door3.example.org",
+                                               "srm.example.org", "unknown.example.org", "fts.example.org",
+                                               "wn001.example.org", "wn002.example.org"]
+    assert all(h["address"] == h["host_name"] and h["hostgroups"] == "gridready-MY-T1" for h in hosts)
+    assert blocks(done.stdout, "hostgroup") == [{"hostgroup_name": "gridready-MY-T1",
+                                                 "alias": "MY-T1 services checked by gridready"}]
+    assert len(blocks(done.stdout, "command")) == 6
+    assert "# NOTE: on each worker node, nrpe.cfg needs: command[check_glexec]=/usr/lib/nagios/plugins/" \
+           f"check_glexec {shared}" in done.stdout
+    assert "--cert F --key F or --proxy F" in done.stdout
+
+
+def test_output_passes_nagios_verification(tmp_path: Path) -> None:
+    require_nagios()
+    done = generate(tmp_path, "--site", "MY-T1", "--wn", "wn001.example.org")
+    config = write(tmp_path / "my-t1.cfg", done.stdout)
+    verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
+    assert verified.returncode == 0, verified.stdout
+    assert "Total Warnings: 0" in verified.stdout, verified.stdout
+    # 6 generated commands + the harness's notification command.
+    assert "Checked 8 services." in verified.stdout and "Checked 7 commands." in verified.stdout
+
+
+def test_only_checks_with_an_applicable_milestone(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "MY-T0", "--wn", "wn.t0.example.org", "--no-commands")
+    assert done.returncode == 0
+    services = [(s["host_name"], s["service_description"], s["check_command"]) for s in blocks(done.stdout, "service")]
+    inventory = (tmp_path / "sites.yaml").resolve()
+    # The bundled gLExec milestone is for Tier-1s only: no WN service for a Tier-0.
+    assert services == [("srm.t0.example.org", "org.gridready.dcache.SE-dCache-Version",
+                         f"check_gridready_dcache_version!--srr https://srr.example.org/srr.json "
+                         f"--site MY-T0 --inventory {inventory}")]
+    assert "# NOTE: no milestone of check glexec applies to MY-T0 (tier 0)" in done.stdout
+    assert "define command" not in done.stdout
+
+
+def test_site_with_nothing_to_monitor_says_why(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "BARE-T1")
+    assert done.returncode == 0
+    assert "define service" not in done.stdout and "define host" not in done.stdout
+    notes = [line for line in done.stdout.splitlines() if line.startswith("# NOTE: ")]
+    assert notes == [
+        "# NOTE: no xrootd doors listed for BARE-T1 in the inventory (xrootd:)",
+        "# NOTE: no dCache storage listed for BARE-T1 in the inventory (storage:)",
+        "# NOTE: no FTS server listed for BARE-T1 in the inventory (fts:)",
+        "# NOTE: gLExec (org.sam.glexec.WN-gLExec) is tested on a worker node: rerun with --wn HOST to add it, "
+        "checked through NRPE"]
+
+
+def test_fts_source_that_is_not_a_server_url(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "FILE-FTS")
+    assert done.returncode == 0
+    assert [s["service_description"] for s in blocks(done.stdout, "service")] == []
+    assert f"# NOTE: FTS source {(tmp_path / 'fts3-config.json').resolve()} of FILE-FTS is not an " \
+           "https://host:port URL of an FTS3 server: no service made for it" in done.stdout
+
+
+def test_plugin_dir_replaces_user1_in_command_lines_only(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "MY-T1", "--plugin-dir", "/opt/gridready/probes")
+    lines = [c["command_line"] for c in blocks(done.stdout, "command")]
+    assert lines[0] == "/opt/gridready/probes/check_xrootd -H $HOSTADDRESS$ -p $ARG1$ $ARG2$"
+    assert all("$USER1$" not in line for line in lines)
+    # Comments are left as shipped.
+    assert any(line.startswith("#") and "$USER1$" in line for line in done.stdout.splitlines())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--site", "NOPE"], "no site 'NOPE' (known: MY-T1, MY-T0, BARE-T1, FILE-FTS)"),
+    (["--site", "MY-T1", "--wn", "wn 1"], "--wn 'wn 1' cannot go into a Nagios definition"),
+    (["--site", "MY-T1", "--milestones", "/nonexistent/rules.yaml"], "/nonexistent/rules.yaml: no such file"),
+])
+def test_errors_are_one_line_and_exit_3(tmp_path: Path, args: list[str], message: str) -> None:
+    done = generate(tmp_path, *args)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert done.stderr.startswith("gridready: ") and message in done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_values_reach_the_probe_unchanged_through_nagios_and_the_shell(tmp_path: Path) -> None:
+    """Values with ';', '$' or '*' are quoted for Nagios and /bin/sh; a real Nagios passes them on."""
+    require_nagios()
+    rules = load_rules(REPO / "config" / "milestones.yaml")
+    tricky = "/data/bdii;$HOME*.ldif"
+    site = Site(name="X-T1", tier=1, bdii=tricky, xrootd=("door.example.org",))
+    (service,) = blocks(render(site, rules, ["--site", "X-T1"], [], None), "service")
+    assert service["check_command"] == "check_gridready_xrootd!1094!--bdii '/data/bdii\\;$$HOME*.ldif' --site X-T1"
+    plugins = tmp_path / "plugins"
+    # Nagios turns ';' in plugin output into ':', so the stand-in shows it as '#'.
+    echo = write(plugins / "check_xrootd", '#!/bin/sh\nfor a in "$@"; do printf "[%s]" "$a"; done | tr ";" "#"\n')
+    echo.chmod(0o755)
+    config = write(tmp_path / "x.cfg", render(site, rules, ["--site", "X-T1"], [], None))
+    with running_nagios(tmp_path / "nagios", "", cfg_files=(COMMANDS_CFG, config), plugin_dir=plugins) as nagios:
+        nagios.force_checks(["door.example.org"])
+        status = nagios.wait_checked([("door.example.org", "org.gridready.xrootd.SE-xrootd-Protocol")])
+    (only,) = status.values()
+    assert only.output == "[-H][door.example.org][-p][1094][--bdii][/data/bdii#$HOME*.ldif][--site][X-T1]"
+
+
+@pytest.mark.parametrize("bdii", ["/data/my bdii.ldif", "/data/it's.ldif", "a!b", "c:\\bdii"])
+def test_values_nagios_cannot_pass_are_refused(bdii: str) -> None:
+    rules = load_rules(REPO / "config" / "milestones.yaml")
+    site = Site(name="X-T1", tier=1, bdii=bdii, xrootd=("door.example.org",))
+    with pytest.raises(GridreadyError, match="cannot go into a Nagios command"):
+        render(site, rules, ["--site", "X-T1"], [], None)
+
+
+def test_bundled_inventory_site(tmp_path: Path) -> None:
+    """The bundled inventory lists only BDIIs: a Tier-1 gets its gLExec service and notes."""
+    inventory = load_inventory(REPO / "config" / "sites.yaml")
+    sara = inventory.site("SARA-MATRIX")
+    assert sara is not None
+    text = render(sara, load_rules(REPO / "config" / "milestones.yaml"), ["--site", "SARA-MATRIX"],
+                  ["wn1.grid.sara.nl"], None)
+    assert [(s["host_name"], s["service_description"]) for s in blocks(text, "service")] == [
+        ("wn1.grid.sara.nl", "org.sam.glexec.WN-gLExec")]
