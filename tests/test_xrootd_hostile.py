@@ -162,7 +162,10 @@ def test_dns_failure_is_critical() -> None:
 def test_huge_reply_does_not_grow_memory() -> None:
     # The server announces 1 GiB and starts sending it; the client must stop at the header.
     flood = handshake_reply() + frame(PROTOCOL_SID, 0, dlen=1 << 30) + b"\xff" * (4 << 20)
-    with running_hostile(Read(OPENING_SIZE), Send(flood), Close()) as server:
+    with running_hostile(Read(OPENING_SIZE), Send(flood), Close(), max_connections=2) as server:
+        # A first run loads what name resolution imports (idna codecs) outside the measurement.
+        with pytest.raises(xp.ProtocolError):
+            client.probe("127.0.0.1", server.port, Deadline(5))
         tracemalloc.start()
         try:
             with pytest.raises(xp.ProtocolError, match="announces 1073741824 bytes"):
@@ -170,7 +173,7 @@ def test_huge_reply_does_not_grow_memory() -> None:
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
-    assert peak < 256 * 1024
+    assert peak < 64 * 1024
 
 
 def test_trickling_server_cannot_outlive_the_deadline() -> None:
