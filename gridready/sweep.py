@@ -208,6 +208,7 @@ class Sweeper:
         jobs: list[Job] = []
         ready: list[Done] = []
         checks: dict[str, Check | Exception] = {}
+        defaults_of: dict[str, dict[str, Any]] = {}
         names = [c for c in CHECKS if self.rules.for_check(c)]
         for site in self.inventory.sites:
             for name in names:
@@ -229,7 +230,9 @@ class Sweeper:
                     continue
                 try:
                     requests = list(check.requests_for_site(site))
-                    defaults = option_defaults(check)
+                    if name not in defaults_of:
+                        defaults_of[name] = option_defaults(check)
+                    defaults = defaults_of[name]
                 except Exception as exc:
                     ready.append(self._unknown(name, site, milestones, CheckError(
                         f"internal error: {type(exc).__name__}: {exc}")))
