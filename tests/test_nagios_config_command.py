@@ -28,6 +28,7 @@ sites:
   - {name: MY-T0, tier: 0, srr: "https://srr.example.org/srr.json", storage: [srm.t0.example.org]}
   - {name: BARE-T1, tier: 1}
   - {name: FILE-FTS, tier: 1, fts: "fts3-config.json", fts_channels: "channels.txt"}
+  - {name: BAD-DOOR, tier: 1, xrootd: ["http://door.example.org:1094"]}
 """
 
 
@@ -138,7 +139,8 @@ def test_plugin_dir_replaces_user1_in_command_lines_only(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--site", "NOPE"], "no site 'NOPE' (known: MY-T1, MY-T0, BARE-T1, FILE-FTS)"),
+    (["--site", "NOPE"], "no site 'NOPE' (known: MY-T1, MY-T0, BARE-T1, FILE-FTS, BAD-DOOR)"),
+    (["--site", "BAD-DOOR"], "bad xrootd door in the inventory: 'http://door.example.org:1094': not an xrootd URL"),
     (["--site", "MY-T1", "--wn", "wn 1"], "--wn 'wn 1' cannot go into a Nagios definition"),
     (["--site", "MY-T1", "--milestones", "/nonexistent/rules.yaml"], "/nonexistent/rules.yaml: no such file"),
 ])

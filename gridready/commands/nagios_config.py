@@ -189,7 +189,7 @@ def _xrootd(config: _Config, extra: str, wns: Sequence[str]) -> None:
     site = config.site
     if not site.xrootd:
         config.notes.append(f"no xrootd doors listed for {site.name} in the inventory (xrootd:)")
-    doors = [_host_port(door, XROOTD_PORT) for door in site.xrootd]
+    doors = [_host_port(door) for door in site.xrootd]
     for host, port in doors:
         # The metric name alone unless one host has several doors.
         shared_host = sum(1 for h, _ in doors if h.lower() == host.lower()) > 1
@@ -248,18 +248,15 @@ def _glexec(config: _Config, extra: str, wns: Sequence[str]) -> None:
                         f"/usr/lib/nagios/plugins/check_glexec {shlex.join(config.shared)}")
 
 
-def _host_port(door: str, default: int) -> tuple[str, int]:
-    text = door.strip()
-    for prefix in ("root://", "xroot://"):
-        if text.lower().startswith(prefix):
-            text = text[len(prefix):].split("/", 1)[0]
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or host.endswith(":"):
-        host, port = text, str(default)
-    host = host.strip("[]")
-    if not host or not 0 < int(port) < 65536:
-        raise GridreadyError(f"bad xrootd door '{door}': expected host[:port]")
-    return _name(host, "xrootd door"), int(port)
+def _host_port(door: str) -> tuple[str, int]:
+    """An inventory ``xrootd:`` entry, read as check_xrootd reads -H."""
+    from gridready.xrootd.published import parse_door
+
+    try:
+        parsed = parse_door(door, XROOTD_PORT)
+    except ValueError as exc:
+        raise GridreadyError(f"bad xrootd door in the inventory: {exc}") from None
+    return parsed.host, parsed.port
 
 
 def _block(kind: str, pairs: Sequence[tuple[str, str]]) -> str:
