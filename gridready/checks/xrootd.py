@@ -258,12 +258,13 @@ def _door(request: Request) -> pub.Door | None:
 
 
 def _live(door: pub.Door, deadline: Deadline) -> Live:
+    from gridready.net import Unreachable
     from gridready.xrootd import client
     from gridready.xrootd import protocol as xp
 
     try:
         info = client.probe(door.host, door.port, deadline)
-    except client.Unreachable as exc:
+    except Unreachable as exc:
         return Live(door, failure=str(exc))
     except xp.PeerClosed as exc:
         return Live(door, failure=str(exc))  # names the door already

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
 from gridready.glexec.lcmaps import LABELS
+from gridready.net import Unreachable, connect
 
 #: Where grid CA certificates live on a worker node (IGTF bundle, hashed names).
 GRID_CAPATH = "/etc/grid-security/certificates"
@@ -119,13 +120,11 @@ def handshake(service: str, url: str, default_port: int, ctx: ssl.SSLContext, de
     start = time.perf_counter()
     with deadline.during(f"connecting to {label} at {addr}"):
         try:
-            sock = socket.create_connection((host, port), timeout=deadline.remaining())
-        except socket.timeout:
-            raise deadline.timeout() from None
-        except socket.gaierror as exc:
-            return Reach(service, url, host, port, error=f"cannot resolve {host}: {exc.strerror or exc}")
-        except OSError as exc:
-            return Reach(service, url, host, port, error=f"cannot connect: {_reason(exc)}")
+            sock = connect(host, port, deadline)
+        except Unreachable as exc:
+            error = f"cannot connect: {exc.reason}" if exc.kind == "connect" else \
+                f"cannot resolve {host}: {exc.reason}"
+            return Reach(service, url, host, port, error=error)
     connected = time.perf_counter()
     try:
         with deadline.during(f"TLS handshake with {label} at {addr}"):

@@ -215,40 +215,6 @@ class _DeadlineSocket:
         return getattr(self._sock, name)
 
 
-def _resolve(host: str, port: int, deadline: Deadline) -> list[tuple[str, int]]:
-    """Addresses of ``host``; the lookup is abandoned when the deadline expires.
-
-    getaddrinfo takes no timeout and a dead resolver can block for tens of
-    seconds, so it runs in a daemon thread we stop waiting for.
-    """
-    import socket
-    import threading
-
-    outcome: list[Any] = []
-
-    def lookup() -> None:
-        try:
-            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except OSError as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
-    worker.start()
-    worker.join(deadline.remaining())
-    if not outcome:
-        raise deadline.timeout()
-    result = outcome[0]
-    if isinstance(result, OSError):
-        raise result
-    addresses: list[tuple[str, int]] = []
-    for family, _, _, _, sockaddr in result:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            address = (str(sockaddr[0]), int(sockaddr[1]))
-            if address not in addresses:
-                addresses.append(address)
-    return addresses
-
-
 class LdapBdii:
     """A live BDII searched anonymously over LDAP.
 
@@ -292,14 +258,14 @@ class LdapBdii:
         search_filter = ldap_filter(object_class, equals)
         import ldap3
 
+        from gridready.net import Unreachable, resolve
+
         with self.deadline.during(f"resolving BDII host {self.host}"):
             try:
-                addresses = _resolve(self.host, self.port, self.deadline)
-            except OSError as exc:
-                raise SourceError(f"{self.uri}: cannot resolve host {self.host}: "
-                                  f"{exc.strerror or exc}") from None
-        if not addresses:
-            raise SourceError(f"{self.uri}: host {self.host} has no IPv4/IPv6 address")
+                addresses = [(str(sockaddr[0]), int(sockaddr[1]))
+                             for _, sockaddr in resolve(self.host, self.port, self.deadline)]
+            except Unreachable as exc:
+                raise SourceError(f"{self.uri}: {exc}") from None
 
         connection: Any = None
         raw_socket: socket.socket | None = None

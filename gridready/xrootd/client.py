@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from gridready.deadline import Deadline
 from gridready.errors import CheckTimeout
+from gridready.net import connect, format_address
+from gridready.net import describe_os_error as _describe_os_error
 from gridready.xrootd import protocol as xp
 
 DEFAULT_PORT = 1094
@@ -44,10 +45,6 @@ _QUERY_SID = b"\x00\x03"
 
 #: kXR_wait answers honoured per request before giving up.
 MAX_WAITS = 2
-
-
-class Unreachable(Exception):
-    """No xrootd conversation was possible: DNS, refused, reset, unreachable (one line)."""
 
 
 @dataclass(frozen=True)
@@ -69,86 +66,6 @@ class ServerInfo:
     @property
     def role(self) -> xp.Role:
         return self.hello.protocol.role
-
-
-def format_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def resolve(host: str, port: int, deadline: Deadline) -> list[tuple[int, Any]]:
-    """(family, sockaddr) for ``host``; abandoned (CheckTimeout) when the deadline expires.
-
-    getaddrinfo takes no timeout and a dead resolver blocks for tens of
-    seconds, so it runs in a daemon thread that we stop waiting for.
-    """
-    outcome: list[Any] = []
-
-    def lookup() -> None:
-        try:
-            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as exc:
-            outcome.append(exc)
-
-    worker = threading.Thread(target=lookup, name=f"resolve {host}", daemon=True)
-    worker.start()
-    worker.join(deadline.remaining())
-    if not outcome:
-        raise deadline.timeout()
-    result = outcome[0]
-    if isinstance(result, OSError):
-        raise Unreachable(f"cannot resolve host {host}: {result.strerror or result}")
-    if isinstance(result, UnicodeError):
-        raise Unreachable(f"cannot resolve host {host}: not a valid host name")
-    addresses: list[tuple[int, Any]] = []
-    for family, _, _, _, sockaddr in result:
-        if family in (socket.AF_INET, socket.AF_INET6) and (family, sockaddr) not in addresses:
-            addresses.append((family, sockaddr))
-    if not addresses:
-        raise Unreachable(f"host {host} has no IPv4 or IPv6 address")
-    return addresses
-
-
-def _describe_os_error(exc: OSError) -> str:
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError):
-        return "connection reset by peer"
-    return (exc.strerror or str(exc) or type(exc).__name__).rstrip(".").lower()
-
-
-def connect(host: str, port: int, deadline: Deadline) -> socket.socket:
-    """A connected TCP socket, trying each address of ``host`` in turn."""
-    where = format_address(host, port)
-    with deadline.during(f"resolving {host}"):
-        addresses = resolve(host, port, deadline)
-    with deadline.during(f"connecting to {where}"):
-        errors: list[str] = []
-        for index, (family, sockaddr) in enumerate(addresses):
-            # Earlier addresses get a share of the time so that one black-holed
-            # address (say IPv6) cannot starve the others; the last gets the rest.
-            left = deadline.remaining()
-            budget = left if index == len(addresses) - 1 else left / (len(addresses) - index)
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(budget)
-                sock.connect(sockaddr)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                return sock
-            except TimeoutError:
-                sock.close()
-                if index == len(addresses) - 1:
-                    raise deadline.timeout() from None
-                errors.append(f"{sockaddr[0]}: no answer")
-            except OSError as exc:
-                sock.close()
-                errors.append(f"{sockaddr[0]}: {_describe_os_error(exc)}")
-            except BaseException:
-                sock.close()
-                raise
-        if len(errors) == 1:
-            reason = errors[0].split(": ", 1)[1]
-            raise Unreachable(f"cannot connect to {where}: {reason}")
-        raise Unreachable(f"cannot connect to {where}: {'; '.join(errors)}")
 
 
 class Connection:
