@@ -191,31 +191,19 @@ def _from_srr(where: str, se: str | None, tls: Any, deadline: Deadline) -> Stora
 def _from_info(where: str, se: str | None, tls: Any, deadline: Deadline) -> StorageElement:
     from gridready.dcache import infoservice
     from gridready.dcache.observed import storage_element
-    from gridready.sources.http import fetch, is_url
+    from gridready.sources.http import fetch, is_url, read_local
 
     if is_url(where):
         content_type, body = fetch(where, deadline, tls, accept=infoservice.ACCEPT,
                                    max_bytes=INFO_MAX_BYTES)
         name = se or urlsplit(where).hostname or where
     else:
-        content_type, body = "", _read_file(where, deadline)
+        content_type, body = "", read_local(where, deadline, INFO_MAX_BYTES)
         name = se or where
     with deadline.during(f"parsing the dCache info service answer from {where}"):
         found = infoservice.releases(content_type, body, where)
     notes = [f"{name}: {source} release {text!r}" for source, text in found]
     return storage_element(name, "dCache", found, f"{name}: no release in {where}", notes)
-
-
-def _read_file(path: str, deadline: Deadline) -> bytes:
-    with deadline.during(f"reading {path}"):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(INFO_MAX_BYTES + 1)
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > INFO_MAX_BYTES:
-        raise SourceError(f"{path}: file exceeds the {INFO_MAX_BYTES // (1024 * 1024)} MiB limit")
-    return data
 
 
 def _raise_problems(elements: Sequence[StorageElement]) -> None:

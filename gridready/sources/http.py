@@ -305,7 +305,8 @@ def fetch(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
     return content_type, body
 
 
-def _read_local(path: str, deadline: Deadline, max_bytes: int) -> bytes:
+def read_local(path: str, deadline: Deadline, max_bytes: int) -> bytes:
+    """A local file (or file:// URI), at most ``max_bytes``, read under the deadline."""
     name = urlsplit(path).path if path.lower().startswith("file://") else path
     with deadline.during(f"reading {name}"):
         try:
@@ -363,14 +364,14 @@ def fetch_json(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
     if is_url(url):
         content_type, body = fetch(url, deadline, tls, accept=accept, max_bytes=max_bytes)
         return parse_json(body, content_type, url)
-    return parse_json(_read_local(url, deadline, max_bytes), "", url, from_url=False)
+    return parse_json(read_local(url, deadline, max_bytes), "", url, from_url=False)
 
 
 def fetch_text(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
                accept: str = _TEXT_ACCEPT, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """The text (XML, plain) at ``url`` or in a local file, decoded per its charset."""
     if not is_url(url):
-        return _read_local(url, deadline, max_bytes).decode("utf-8", "replace")
+        return read_local(url, deadline, max_bytes).decode("utf-8", "replace")
     content_type, body = fetch(url, deadline, tls, accept=accept, max_bytes=max_bytes)
     match = re.search(r"charset=\"?([A-Za-z0-9._-]+)", content_type, re.I)
     charset = match.group(1) if match else "utf-8"
