@@ -32,7 +32,6 @@ from gridready.errors import GridreadyError, SourceError
 from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, utc_now
 
 STORE_SCHEMA = "gridready.store/1"
-DEFAULT_DB = "gridready.db"
 #: Milliseconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_MS = 30_000
 

@@ -12,16 +12,17 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from gridready.commands import add_db_option
+
 
 def add_parser(sub: Any) -> None:
     from gridready.commands.report import day
-    from gridready.store import DEFAULT_DB
     p = sub.add_parser(
         "export", help="stored probe results as WLCG metricOutput messages",
         description="Print the stored probe results as WLCG metricOutput messages (key: value lines ended "
                     "by EOT), oldest first, ready for a message broker.",
         epilog="Exit codes: 0 done, 3 the database cannot be read.")
-    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    add_db_option(p)
     p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only results checked on or after this day")
     p.add_argument("--vo", metavar="NAME", help="add voName to every message")
     p.set_defaults(func=run)

@@ -12,9 +12,10 @@ import argparse
 import sys
 from typing import Any
 
+from gridready.commands import add_db_option
+
 
 def add_parser(sub: Any) -> None:
-    from gridready.store import DEFAULT_DB
     p = sub.add_parser(
         "ingest", help="store probe JSON results sent by sites",
         description="Store probe results (the JSON of `check_<name> --format json`, schema "
@@ -23,7 +24,7 @@ def add_parser(sub: Any) -> None:
                "stderr with the reason. Exit codes: 0 all files stored, 3 some file rejected or the "
                "database unusable.")
     p.add_argument("files", nargs="+", metavar="FILE", help="probe JSON result files")
-    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    add_db_option(p)
     p.set_defaults(func=run)
 
 

@@ -14,6 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gridready.commands import add_db_option
 from gridready.errors import UsageError
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ def day(text: str) -> date:
 
 
 def add_parser(sub: Any) -> None:
-    from gridready.store import DEFAULT_DB
     p = sub.add_parser(
         "report", help="the per-Tier-1 compliance matrix (table, markdown, json, ssb)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -51,7 +51,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default table)")
     p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="evaluation date (default: today, UTC)")
     p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="also show what changed since this day")
-    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    add_db_option(p)
     p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
     p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
     p.add_argument("--milestone", action="append", metavar="ID", help="only this milestone (repeatable)")

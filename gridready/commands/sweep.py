@@ -16,12 +16,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
+from gridready.commands import add_db_option
 from gridready.errors import UsageError
 
 
 def add_parser(sub: Any) -> None:
     from gridready.commands.report import day
-    from gridready.store import DEFAULT_DB
     from gridready.sweep import DEFAULT_CONCURRENCY
     p = sub.add_parser(
         "sweep", help="run every applicable check for every site and store the results",
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
     p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
     p.add_argument("--as-of", type=day, metavar="YYYY-MM-DD", help="evaluation date (default: today, UTC)")
-    p.add_argument("--db", metavar="FILE", default=f"./{DEFAULT_DB}", help="history database (default ./%(default)s)")
+    add_db_option(p)
     p.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, metavar="N",
                    help="checks run at once (default %(default)s)")
     tls = p.add_argument_group("credentials for https:// sources (FTS3 REST, SRR, dCache info)")
