@@ -31,6 +31,15 @@ def worst(states: Sequence[State]) -> State:
     return max(states) if states else State.UNKNOWN
 
 
+class Outcome(enum.Enum):
+    """What a check concluded for one milestone, independent of dates and waivers."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    NOT_APPLICABLE = "not-applicable"
+    UNKNOWN = "unknown"
+
+
 class Compliance(enum.Enum):
     COMPLIANT = "COMPLIANT"
     PENDING = "PENDING"
@@ -61,6 +70,11 @@ class Verdict:
     days_left: int
     waiver: Waiver | None = None
     remediation: str = ""
+    #: The check's conclusion before deadlines and waivers: what a later
+    #: re-evaluation (a report on another date) starts from.
+    outcome: Outcome = Outcome.UNKNOWN
+    #: For a failure, how bad it is once overdue (WARNING: degraded, capped at DUE).
+    severity: Severity | None = None
 
     @property
     def state(self) -> State:
@@ -83,19 +97,21 @@ def evaluate(milestone: Milestone, site: str | None, tier: int,
     left = days_left(milestone.deadline, as_of)
 
     def verdict(compliance: Compliance, message: str, waiver: Waiver | None = None,
-                remediation: str = "") -> Verdict:
-        return Verdict(milestone, compliance, message, left, waiver, remediation)
+                remediation: str = "", kind: Outcome = Outcome.FAIL) -> Verdict:
+        severity = outcome.severity if kind is Outcome.FAIL and isinstance(outcome, Assessment) else None
+        return Verdict(milestone, compliance, message, left, waiver, remediation, kind, severity)
 
     if not milestone.scope.applies(site, tier):
-        return verdict(Compliance.NOT_APPLICABLE, f"site {site or '(unnamed)'} (tier {tier}) is out of scope")
+        return verdict(Compliance.NOT_APPLICABLE, f"site {site or '(unnamed)'} (tier {tier}) is out of scope",
+                       kind=Outcome.NOT_APPLICABLE)
     if outcome is None:
-        return verdict(Compliance.UNKNOWN, "no result for this check")
+        return verdict(Compliance.UNKNOWN, "no result for this check", kind=Outcome.UNKNOWN)
     if isinstance(outcome, str):
-        return verdict(Compliance.UNKNOWN, outcome)
+        return verdict(Compliance.UNKNOWN, outcome, kind=Outcome.UNKNOWN)
     if not outcome.applicable:
-        return verdict(Compliance.NOT_APPLICABLE, outcome.message)
+        return verdict(Compliance.NOT_APPLICABLE, outcome.message, kind=Outcome.NOT_APPLICABLE)
     if outcome.passed:
-        return verdict(Compliance.COMPLIANT, outcome.message)
+        return verdict(Compliance.COMPLIANT, outcome.message, kind=Outcome.PASS)
 
     remediation = outcome.remediation or milestone.remediation
     mine = [w for w in waivers if w.milestone == milestone.id and site is not None

@@ -59,7 +59,8 @@ def to_result(v: Verdict) -> MilestoneResult:
     waiver = {"reason": v.waiver.reason, "expires": v.waiver.expires.isoformat()} if v.waiver else None
     return MilestoneResult(id=v.milestone.id, compliance=v.compliance, deadline=v.milestone.deadline,
                            days_left=v.days_left, message=v.message, waiver=waiver,
-                           title=v.milestone.title, remediation=v.remediation)
+                           title=v.milestone.title, remediation=v.remediation, outcome=v.outcome,
+                           severity=v.severity)
 
 
 def _target_hint(request: Request) -> str | None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Any
 
-from gridready.checks.interface import PerfValue
-from gridready.compliance import Compliance, State
+from gridready.checks.interface import PerfValue, Severity
+from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import SourceError
 from gridready.models import CHECKS
 
@@ -44,6 +44,9 @@ class MilestoneResult:
     waiver: Mapping[str, str] | None = None
     title: str = ""
     remediation: str = ""
+    #: The check's own conclusion; None when read from a result that predates it.
+    outcome: Outcome | None = None
+    severity: Severity | None = None
 
     @property
     def state(self) -> State:
@@ -53,7 +56,9 @@ class MilestoneResult:
         return {"id": self.id, "compliance": self.compliance.value, "state": self.state.name,
                 "deadline": self.deadline.isoformat(), "days_left": self.days_left,
                 "message": self.message, "waiver": dict(self.waiver) if self.waiver else None,
-                "title": self.title, "remediation": self.remediation}
+                "title": self.title, "remediation": self.remediation,
+                "outcome": self.outcome.value if self.outcome else None,
+                "severity": self.severity.name.lower() if self.severity else None}
 
 
 @dataclass
@@ -118,12 +123,16 @@ class ProbeResult:
                 days = m.get("days_left")
                 if isinstance(days, bool) or not isinstance(days, int):
                     raise bad(f"'days_left' must be a whole number, got {days!r}")
+                outcome = text(m, "outcome", optional=True)
+                severity = text(m, "severity", optional=True)
                 milestones.append(MilestoneResult(
                     id=text(m, "id"), compliance=Compliance(text(m, "compliance")),
                     deadline=date.fromisoformat(text(m, "deadline")), days_left=days,
                     message=text(m, "message"), waiver=waiver,
                     title=text(m, "title", optional=True) or "",
-                    remediation=text(m, "remediation", optional=True) or ""))
+                    remediation=text(m, "remediation", optional=True) or "",
+                    outcome=Outcome(outcome) if outcome else None,
+                    severity=Severity[severity.upper()] if severity else None))
             metrics = data.get("metrics") or {}
             if not isinstance(metrics, dict) or not all(
                     isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -15,7 +15,6 @@ is used by one thread (the sweep's main thread is the single writer).
 
 from __future__ import annotations
 
-import enum
 import json
 import sqlite3
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gridready.checks.interface import Assessment, Finding, Severity
-from gridready.compliance import Compliance, State
+from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import GridreadyError, SourceError
 from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, utc_now
 
@@ -38,15 +37,6 @@ BUSY_TIMEOUT_MS = 30_000
 
 class StoreError(GridreadyError):
     """The history database cannot be opened, read or written (message names the file)."""
-
-
-class Outcome(enum.Enum):
-    """What a check concluded for one milestone, independent of dates and waivers."""
-
-    PASS = "pass"
-    FAIL = "fail"
-    NOT_APPLICABLE = "not-applicable"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -86,39 +76,21 @@ class Record:
     outcome: StoredOutcome
 
 
-def outcome_from_assessment(m: MilestoneResult, assessment: Assessment) -> StoredOutcome:
-    """The outcome of a milestone the sweep saw assessed (exact severity and message)."""
-    if not assessment.applicable:
-        kind = Outcome.NOT_APPLICABLE
-    elif assessment.passed:
-        kind = Outcome.PASS
-    else:
-        kind = Outcome.FAIL
-    return StoredOutcome(
-        milestone=m.id, outcome=kind, message=assessment.message,
-        severity=assessment.severity if kind is Outcome.FAIL else Severity.CRITICAL,
-        remediation=m.remediation if kind is Outcome.FAIL else "",
-        compliance=m.compliance, deadline=m.deadline, days_left=m.days_left)
-
-
 def outcome_from_compliance(m: MilestoneResult) -> StoredOutcome:
-    """The outcome of a milestone known only by its verdict (an ingested probe result).
+    """The outcome of a milestone, from the check's own conclusion where the result has it.
 
-    A failure's severity is only visible after the deadline: a degraded
-    (Severity.WARNING) failure is capped at DUE/WARNING where a CRITICAL one
-    is OVERDUE. Before the deadline it is taken as CRITICAL.
+    Results written before ``outcome``/``severity`` were part of the JSON are
+    known only by their verdict. There a failure's severity shows only after
+    the deadline: a degraded (Severity.WARNING) failure is capped at
+    DUE/WARNING where a CRITICAL one is OVERDUE; before it, CRITICAL is assumed.
     """
     c = m.compliance
-    if c is Compliance.COMPLIANT:
-        return StoredOutcome(m.id, Outcome.PASS, m.message, compliance=c, deadline=m.deadline,
-                             days_left=m.days_left)
-    if c is Compliance.NOT_APPLICABLE:
-        return StoredOutcome(m.id, Outcome.NOT_APPLICABLE, m.message, compliance=c,
-                             deadline=m.deadline, days_left=m.days_left)
-    if c is Compliance.UNKNOWN:
-        return StoredOutcome(m.id, Outcome.UNKNOWN, m.message, compliance=c, deadline=m.deadline,
-                             days_left=m.days_left)
-    severity = Severity.WARNING if m.state is State.WARNING and m.days_left < 0 else Severity.CRITICAL
+    kind = m.outcome or {Compliance.COMPLIANT: Outcome.PASS, Compliance.NOT_APPLICABLE: Outcome.NOT_APPLICABLE,
+                         Compliance.UNKNOWN: Outcome.UNKNOWN}.get(c, Outcome.FAIL)
+    if kind is not Outcome.FAIL:
+        return StoredOutcome(m.id, kind, m.message, compliance=c, deadline=m.deadline, days_left=m.days_left)
+    severity = m.severity or (Severity.WARNING if m.state is State.WARNING and m.days_left < 0
+                              else Severity.CRITICAL)
     return StoredOutcome(m.id, Outcome.FAIL, _check_message(m), severity, m.remediation, c,
                          m.deadline, m.days_left)
 
@@ -136,12 +108,9 @@ def _check_message(m: MilestoneResult) -> str:
     return message
 
 
-def outcomes_of(result: ProbeResult,
-                assessments: Mapping[str, Assessment] | None = None) -> list[StoredOutcome]:
-    """The stored outcomes of a result, exact where the assessment is known."""
-    known = assessments or {}
-    return [outcome_from_assessment(m, known[m.id]) if m.id in known else outcome_from_compliance(m)
-            for m in result.milestones]
+def outcomes_of(result: ProbeResult) -> list[StoredOutcome]:
+    """The stored outcomes of a result, one per milestone."""
+    return [outcome_from_compliance(m) for m in result.milestones]
 
 
 def read_result_file(path: str | Path) -> ProbeResult:

@@ -106,50 +106,6 @@ class _Stub:
         return self._assessment or Assessment()
 
 
-class _Recording:
-    """Wraps a check to keep each milestone's Assessment: the exact outcome to store.
-
-    The engine returns verdicts only; a verdict before the deadline does not
-    show whether the failure is degraded (WARNING) or CRITICAL.
-    """
-
-    def __init__(self, check: Check) -> None:
-        self.inner = check
-        self.name = check.name
-        self.description = check.description
-        self.assessed: list[tuple[Mapping[str, Any], Assessment]] = []
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        self.inner.add_arguments(parser)
-
-    def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        return self.inner.validate_expect(expect)
-
-    def requests_for_site(self, site: Site) -> Sequence[Mapping[str, Any]]:
-        return self.inner.requests_for_site(site)
-
-    def collect(self, request: Request, deadline: Deadline) -> Observation:
-        return self.inner.collect(request, deadline)
-
-    def assess(self, observation: Observation, expect: Mapping[str, Any], request: Request) -> Assessment:
-        assessment = self.inner.assess(observation, expect, request)
-        self.assessed.append((expect, assessment))
-        return assessment
-
-    def by_milestone(self, milestones: Sequence[Milestone]) -> dict[str, Assessment]:
-        # The engine assesses milestones in order; match each to its own expect
-        # object so a skipped milestone cannot shift the rest.
-        left = list(self.assessed)
-        out: dict[str, Assessment] = {}
-        for m in milestones:
-            for i, (expect, assessment) in enumerate(left):
-                if expect is m.expect:
-                    out[m.id] = assessment
-                    del left[i]
-                    break
-        return out
-
-
 def option_defaults(check: Check) -> dict[str, Any]:
     """The option values a probe of ``check`` gets with no arguments (argparse dests)."""
     from gridready.nagios.args import build_parser
@@ -271,16 +227,15 @@ class Sweeper:
         return [Done(result, outcomes_of(result), "ingest", result.host or "", source=path)]
 
     def _work(self, job: Job, deadline: Deadline) -> Done:
-        recording = _Recording(job.check)
         request = Request(options=job.options, site=job.site.name, tier=job.site.tier, inventory=self.inventory)
         try:
-            result = run_check(recording, request, job.milestones, self.rules.waivers, self.as_of, deadline,
+            result = run_check(job.check, request, job.milestones, self.rules.waivers, self.as_of, deadline,
                                now=self._time())
         except BaseException as exc:  # any bug in a check: this site UNKNOWN, the sweep goes on
             return self._unknown(job.check.name, job.site, job.milestones,
                                  CheckError(f"internal error: {type(exc).__name__}: {exc}"), job.target,
                                  job.options)
-        return Done(result, outcomes_of(result, recording.by_milestone(job.milestones)), "sweep", job.target)
+        return Done(result, outcomes_of(result), "sweep", job.target)
 
     def _timed_out(self, job: Job, stage: str) -> Done:
         return self._unknown(job.check.name, job.site, job.milestones, CheckTimeout(stage, job.timeout),

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from gridready.checks.interface import Assessment, Finding, Severity
-from gridready.compliance import Compliance, State, evaluate, worst
+from gridready.compliance import Compliance, Outcome, State, evaluate, worst
 from gridready.models import Milestone, Scope, Waiver
 
 DEADLINE = date(2010, 5, 31)
@@ -112,3 +112,16 @@ def test_worst_state() -> None:
     assert worst([State.CRITICAL, State.OK]) is State.CRITICAL
     assert worst([State.CRITICAL, State.UNKNOWN]) is State.UNKNOWN
     assert worst([]) is State.UNKNOWN
+
+
+def test_verdict_keeps_the_checks_outcome_and_severity_for_re_evaluation() -> None:
+    def kind(outcome: Assessment | str | None, tier: int = 1) -> tuple[Outcome, Severity | None]:
+        v = evaluate(M, "RAL-LCG2", tier, outcome, DEADLINE - 60 * DAY)
+        return v.outcome, v.severity
+
+    assert kind(PASS) == (Outcome.PASS, None)
+    assert kind(FAIL) == (Outcome.FAIL, Severity.CRITICAL)
+    assert kind(DEGRADED) == (Outcome.FAIL, Severity.WARNING)     # PENDING today, but degraded
+    assert kind("refused") == (Outcome.UNKNOWN, None)
+    assert kind(Assessment(applicable=False, summary="CASTOR")) == (Outcome.NOT_APPLICABLE, None)
+    assert kind(FAIL, tier=0) == (Outcome.NOT_APPLICABLE, None)

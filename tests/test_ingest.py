@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from gridready.cli import main
-from gridready.store import Outcome, Store
+from gridready.compliance import Outcome
+from gridready.store import Store
 from tests.test_report_cli import probe_result, save
 
 

@@ -86,7 +86,8 @@ def test_json_format(rules: Path) -> None:
         "state": "WARNING", "summary": "fake.example:1094: xrootd-string DUE: published as 'root'",
         "milestones": [{"id": "xrootd-string", "compliance": "DUE", "state": "WARNING",
                         "deadline": "2010-09-30", "days_left": 8, "message": "published as 'root'",
-                        "waiver": None, "title": "xroot published", "remediation": "publish 'xroot'"}],
+                        "waiver": None, "title": "xroot published", "remediation": "publish 'xroot'",
+                        "outcome": "fail", "severity": "critical"}],
         "metrics": {"handshake_ms": 4.2}, "details": ["fake detail line"]}
 
 

@@ -7,10 +7,10 @@ from datetime import date, datetime, timezone
 import pytest
 
 from gridready.checks.interface import Severity
-from gridready.compliance import Compliance
+from gridready.compliance import Compliance, Outcome
 from gridready.models import Milestone, Rules, Scope, Site, Waiver
 from gridready.report.matrix import Change, build_matrix, changes, exit_code, report_sites
-from gridready.store import Outcome, Record, StoredOutcome
+from gridready.store import Record, StoredOutcome
 
 XROOT = Milestone(id="xroot", title="xroot published", source="GDB 2010-06", deadline=date(2010, 9, 30),
                   check="xrootd", warn_days=30, scope=Scope(tiers=(0, 1)))

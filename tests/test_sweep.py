@@ -16,11 +16,11 @@ import pytest
 
 from gridready.checks.interface import Assessment, Check, Finding, Observation, Request, Severity
 from gridready.commands.sweep import Progress
-from gridready.compliance import Compliance
+from gridready.compliance import Compliance, Outcome
 from gridready.deadline import Deadline
 from gridready.errors import SourceError
 from gridready.models import Inventory, Milestone, Rules, Scope, Site
-from gridready.store import Outcome, Store
+from gridready.store import Store
 from gridready.sweep import Done, Sweeper
 from tests.helpers import REPO, run_py, write
 
