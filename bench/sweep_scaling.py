@@ -138,12 +138,32 @@ def timeline(grid: Plan, milestones: Path, workdir: Path) -> str:
     """
     from datetime import date
 
+    from gridready.checks import load_check
     from gridready.configfile import load_inventory, load_rules
     from gridready.store import Store
     from gridready.sweep import Done, Sweeper
 
     started = time.perf_counter()
     arrivals: list[tuple[float, bool]] = []
+    collects: list[float] = []
+
+    def loader(name: str) -> Any:
+        # The real check, noting when each job's collect starts (its deadline
+        # started just before, when a worker picked the job up).
+        check = load_check(name)
+        collect = check.collect
+
+        def timed_collect(request: Any, deadline: Any) -> Any:
+            collects.append(time.perf_counter() - started)
+            return collect(request, deadline)
+
+        wrapper = type(f"Timed{type(check).__name__}", (), {})()
+        for attribute in ("name", "description", "add_arguments", "validate_expect", "requests_for_site",
+                          "assess"):
+            setattr(wrapper, attribute, getattr(check, attribute))
+        wrapper.collect = timed_collect
+        return wrapper
+
     storing = 0.0
     with Store(workdir / f"timeline-{grid.sites}.db") as store:
         def emit(done: Done) -> None:
@@ -155,13 +175,14 @@ def timeline(grid: Plan, milestones: Path, workdir: Path) -> str:
 
         cpu = time.process_time()
         Sweeper(load_inventory(grid.inventory), load_rules(milestones), date.fromisoformat(AS_OF),
-                concurrency=grid.jobs).run(emit)
+                concurrency=grid.jobs, loader=loader).run(emit)
         cpu = time.process_time() - cpu
     answered = [t for t, hung in arrivals if not hung]
     hung = [t for t, hung in arrivals if hung]
     total = time.perf_counter() - started
     text = (f"N={grid.sites}, one worker per job, in-process: {total:.2f} s in all, {cpu:.2f} s CPU "
             f"(this process, incl. the simulated sites), {storing:.2f} s storing {len(arrivals)} results; "
+            f"jobs started (collect called) {min(collects):.2f}..{max(collects):.2f} s, "
             f"answered results arrived {min(answered):.2f}..{max(answered):.2f} s")
     if hung:
         text += f", timed-out results {min(hung):.2f}..{max(hung):.2f} s"
