@@ -189,6 +189,9 @@ class Sweeper:
                     if name not in defaults_of:
                         defaults_of[name] = option_defaults(check)
                     defaults = defaults_of[name]
+                except CheckError as exc:
+                    ready.append(self._unknown(name, site, milestones, exc))
+                    continue
                 except Exception as exc:
                     ready.append(self._unknown(name, site, milestones, CheckError(
                         f"internal error: {type(exc).__name__}: {exc}")))

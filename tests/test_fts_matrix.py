@@ -15,7 +15,7 @@ from gridready.compliance import Compliance
 from gridready.configfile import load_inventory, load_rules
 from gridready.deadline import Deadline
 from gridready.engine import run_check
-from gridready.errors import UsageError
+from gridready.errors import CheckError, UsageError
 from gridready.fts.matrix import RequiredChannel, endpoint_site, required_channels
 from gridready.models import Inventory, Scope, Site, Storage
 from tests.helpers import REPO, run_py, write
@@ -217,7 +217,8 @@ def test_validate_expect_and_sweep_requests() -> None:
         "vos: expected a list of VO names, got 'atlas'"]
     assert CHECK.requests_for_site(Site("A", 1, fts="https://f:8446", fts_channels="/x")) == [{"fts": "https://f:8446"}]
     assert CHECK.requests_for_site(Site("A", 1, fts_channels="/x")) == [{"channel_list": "/x"}]
-    assert CHECK.requests_for_site(Site("A", 1)) == []
+    with pytest.raises(CheckError, match="no FTS source for A in the inventory"):
+        CHECK.requests_for_site(Site("A", 1))
 
 
 def test_observation_data_is_the_matched_matrix() -> None:

@@ -18,7 +18,7 @@ from gridready.checks.interface import Assessment, Check, Finding, Observation, 
 from gridready.commands.sweep import Progress
 from gridready.compliance import Compliance, Outcome
 from gridready.deadline import Deadline
-from gridready.errors import SourceError
+from gridready.errors import CheckError, SourceError
 from gridready.models import Inventory, Milestone, Rules, Scope, Site
 from gridready.store import Store
 from gridready.sweep import Done, Sweeper
@@ -61,6 +61,8 @@ class FakeCheck:
         self.planned.append(site.name)
         if any(d.startswith("plan-error") for d in site.xrootd):
             raise ValueError("bad door list")
+        if "no-source" in site.xrootd:
+            raise CheckError(f"no xrootd source for {site.name} in the inventory")
         return [{"host": door, **({"srr": site.srr} if site.srr else {})} for door in site.xrootd]
 
     def collect(self, request: Request, deadline: Deadline) -> Observation:
@@ -223,6 +225,13 @@ def test_a_site_without_the_service_is_not_applicable(fake: FakeCheck) -> None:
     assert d.result.host is None
     assert [(o.outcome, o.message) for o in d.outcomes] == [
         (Outcome.NOT_APPLICABLE, "no xrootd service for A in the inventory")]
+
+
+def test_a_site_the_inventory_cannot_check_is_unknown_with_the_reason(fake: FakeCheck) -> None:
+    done, _ = sweep(fake, [Site("A", 1, xrootd=("no-source",)), Site("B", 1, xrootd=("ok.b:1094",))])
+    by_site = {d.result.site: [(o.outcome, o.message) for o in d.outcomes] for d in done}
+    assert by_site["A"] == [(Outcome.UNKNOWN, "no xrootd source for A in the inventory")]
+    assert by_site["B"][0][0] is Outcome.PASS
 
 
 def test_local_glexec_results_are_read_as_ingested(fake: FakeCheck, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request, Severity
 from gridready.deadline import Deadline
-from gridready.errors import UsageError
+from gridready.errors import CheckError, UsageError
 from gridready.fts.channels import Channel, ChannelListing, read_channel_list
 from gridready.fts.matrix import RequiredChannel, endpoint_site, required_channels, storage_site
 from gridready.models import Inventory, Site
@@ -164,7 +164,9 @@ class FtsChannelsCheck:
             return [{"fts": site.fts}]
         if site.fts_channels:
             return [{"channel_list": site.fts_channels}]
-        return []
+        # Every Tier-0/1 has an FTS in the channel matrix: no source means "not checked".
+        raise CheckError(f"no FTS source for {site.name} in the inventory "
+                         "(set fts: to its FTS3 REST URL or fts_channels: to a channel listing)")
 
     def collect(self, request: Request, deadline: Deadline) -> Observation:
         fts, listing_file = request.opt("fts"), request.opt("channel_list")

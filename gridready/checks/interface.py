@@ -134,7 +134,12 @@ class Check(Protocol):
         """Problems with a milestone's ``expect`` (unknown keys, bad values), one line each."""
 
     def requests_for_site(self, site: Site) -> Sequence[Mapping[str, Any]]:
-        """Option sets (argparse dests) to check ``site`` in a sweep; empty if it has no such service."""
+        """Option sets (argparse dests) to check ``site`` in a sweep.
+
+        Empty when the site has no such service (NOT_APPLICABLE); raise
+        CheckError when it must have one but the inventory lacks what is
+        needed to check it (UNKNOWN, with that message).
+        """
 
     def collect(self, request: Request, deadline: Deadline) -> Observation:
         """Gather data; raise CheckError (e.g. SourceError) when no answer could be had."""
