@@ -169,8 +169,31 @@ _DDL = (
         PRIMARY KEY (result_id, milestone)
     )""",
     """CREATE INDEX IF NOT EXISTS results_by_site ON results (site_key, checked_at)""",
+    """CREATE INDEX IF NOT EXISTS results_by_target ON results (site_key, target, checked_at)""",
     """CREATE INDEX IF NOT EXISTS outcomes_by_milestone ON outcomes (milestone)""",
+    # The newest result per (site, milestone, target), kept by add() in the same
+    # transaction, so a report reads a few hundred rows however long the history.
+    """CREATE TABLE IF NOT EXISTS latest (
+        site_key TEXT NOT NULL,
+        milestone TEXT NOT NULL,
+        target TEXT NOT NULL,
+        result_id INTEGER NOT NULL REFERENCES results(id) ON DELETE CASCADE,
+        checked_at TEXT NOT NULL,
+        PRIMARY KEY (site_key, milestone, target)
+    )""",
 )
+
+#: Newer wins; for equal times the later stored result (the same order as before).
+_UPSERT_LATEST = """
+    INSERT INTO latest (site_key, milestone, target, result_id, checked_at) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (site_key, milestone, target) DO UPDATE
+    SET result_id = excluded.result_id, checked_at = excluded.checked_at
+    WHERE excluded.checked_at > latest.checked_at
+       OR (excluded.checked_at = latest.checked_at AND excluded.result_id > latest.result_id)"""
+
+_SELECT_RECORD = """
+    SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
+           o.message, o.remediation, o.compliance, o.deadline, o.days_left"""
 
 
 class Store:
@@ -223,6 +246,16 @@ class Store:
             for statement in _DDL:
                 self._db.execute(statement)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (STORE_SCHEMA,))
+            self._backfill_latest()
+
+    def _backfill_latest(self) -> None:
+        """Fill ``latest`` once for a history written before that table existed."""
+        if self._db.execute("SELECT 1 FROM latest LIMIT 1").fetchone() is not None or \
+                self._db.execute("SELECT 1 FROM outcomes LIMIT 1").fetchone() is None:
+            return
+        self._db.executemany(_UPSERT_LATEST, self._db.execute(
+            "SELECT r.site_key, o.milestone, r.target, r.id, r.checked_at"
+            " FROM outcomes o JOIN results r ON r.id = o.result_id ORDER BY r.id").fetchall())
 
     def _check_schema(self) -> None:
         try:
@@ -283,6 +316,9 @@ class Store:
                     [(result_id, o.milestone, o.outcome.value, o.severity.name, o.message, o.remediation,
                       o.compliance.value, o.deadline.isoformat() if o.deadline else None, o.days_left)
                      for o in rows])
+                self._db.executemany(_UPSERT_LATEST, [
+                    (result.site.casefold(), o.milestone, key, result_id, format_time(result.checked_at))
+                    for o in rows])
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot store the {result.check} result of {result.site}: {exc}") \
                 from None
@@ -297,19 +333,28 @@ class Store:
 
     def latest(self, before: datetime | None = None) -> list[Record]:
         """The latest outcome per (site, milestone, target), optionally checked before a moment."""
-        cutoff = format_time(before) if before is not None else "9999"
-        query = """
-            SELECT site, check_name, host, target, checked_at, milestone, outcome, severity, message,
-                   remediation, compliance, deadline, days_left
-            FROM (SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.*,
-                         row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
-                                            ORDER BY r.checked_at DESC, r.id DESC) AS rank
-                  FROM outcomes o JOIN results r ON r.id = o.result_id
-                  WHERE r.checked_at < ?)
-            WHERE rank = 1
-            ORDER BY site, milestone, target"""
+        if before is None:
+            query = _SELECT_RECORD + """
+                FROM latest l JOIN results r ON r.id = l.result_id
+                JOIN outcomes o ON o.result_id = l.result_id AND o.milestone = l.milestone
+                ORDER BY r.site, o.milestone, r.target"""
+            params: tuple[str, ...] = ()
+        else:
+            # Every (site, milestone, target) ever stored has a row in latest;
+            # for each, the newest result before the cutoff, found through
+            # results_by_target (a short backwards walk per key).
+            query = _SELECT_RECORD + """
+                FROM latest l
+                JOIN results r ON r.id = (
+                    SELECT r2.id FROM results r2
+                    JOIN outcomes o2 ON o2.result_id = r2.id AND o2.milestone = l.milestone
+                    WHERE r2.site_key = l.site_key AND r2.target = l.target AND r2.checked_at < ?
+                    ORDER BY r2.checked_at DESC, r2.id DESC LIMIT 1)
+                JOIN outcomes o ON o.result_id = r.id AND o.milestone = l.milestone
+                ORDER BY r.site, o.milestone, r.target"""
+            params = (format_time(before),)
         try:
-            rows = self._db.execute(query, (cutoff,)).fetchall()
+            rows = self._db.execute(query, params).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read results: {exc}") from None
         return [_record(row, self.path) for row in rows]

@@ -249,3 +249,22 @@ def test_state_names_stored(tmp_path: Path) -> None:
     row = sqlite3.connect(tmp_path / "h.db").execute("SELECT state, target FROM results").fetchone()
     assert row == (State.CRITICAL.name, "a")
 
+
+
+def test_history_from_before_the_latest_index_is_backfilled(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    fail = milestone(Compliance.PENDING, "published as 'root'", 100)
+    with Store(path) as store:
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-01 10:00", fail))
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-08 10:00"))
+        store.add(result("pic", "c:1094", "2010-06-03 10:00", fail))
+        expected = [(r.site, r.target, r.outcome.outcome, r.checked_at) for r in store.latest()]
+        before = [(r.site, r.outcome.outcome) for r in store.latest(before=at("2010-06-05 00:00"))]
+    assert before == [("RAL-LCG2", Outcome.FAIL), ("pic", Outcome.FAIL)]
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DROP TABLE latest")   # as a database written before the index existed
+    db.close()
+    with Store(path) as store:
+        assert [(r.site, r.target, r.outcome.outcome, r.checked_at) for r in store.latest()] == expected
+        assert [(r.site, r.outcome.outcome) for r in store.latest(before=at("2010-06-05 00:00"))] == before
