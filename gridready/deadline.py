@@ -21,7 +21,8 @@ class Deadline:
         if seconds <= 0:
             raise ValueError(f"timeout must be positive, got {seconds!r}")
         self.seconds = float(seconds)
-        self._end = time.monotonic() + self.seconds
+        self.started = time.monotonic()
+        self._end = self.started + self.seconds
         self.stage = "starting"
 
     def remaining(self) -> float:

@@ -285,7 +285,7 @@ class _Slot:
 class _Pool:
     sweeper: Sweeper
     jobs: list[Job]
-    _todo: queue.SimpleQueue[tuple[int, Job]] = field(default_factory=queue.SimpleQueue)
+    _todo: queue.SimpleQueue[tuple[int, Job, Deadline | None]] = field(default_factory=queue.SimpleQueue)
     _done: queue.SimpleQueue[tuple[int, Done]] = field(default_factory=queue.SimpleQueue)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _flying: dict[int, _Slot] = field(default_factory=dict)
@@ -293,11 +293,12 @@ class _Pool:
     def _worker(self) -> None:
         while True:
             try:
-                index, job = self._todo.get_nowait()
+                index, job, deadline = self._todo.get_nowait()
             except queue.Empty:
                 return
-            deadline = Deadline(job.timeout)
-            slot = _Slot(index, job, deadline, time.monotonic())
+            if deadline is None:
+                deadline = Deadline(job.timeout)
+            slot = _Slot(index, job, deadline, deadline.started)
             with self._lock:
                 self._flying[index] = slot
             done = self.sweeper._work(job, deadline)
@@ -313,8 +314,12 @@ class _Pool:
 
     def run(self, deliver: Callable[[Done], None]) -> None:
         grace = self.sweeper.grace
+        # The first wave can run as soon as the sweep starts: their clocks start
+        # now, not when the OS gets round to their thread (starting hundreds of
+        # threads takes a second or more), so the sweep ends within the timeout.
+        first_wave = min(self.sweeper.concurrency, len(self.jobs))
         for i, job in enumerate(self.jobs):
-            self._todo.put((i, job))
+            self._todo.put((i, job, Deadline(job.timeout) if i < first_wave else None))
         pending = set(range(len(self.jobs)))
         # A backstop, never reached while workers honour the per-job bound below.
         limit = time.monotonic() + sum(j.timeout + grace for j in self.jobs) + 10
