@@ -191,6 +191,16 @@ _UPSERT_LATEST = """
     WHERE excluded.checked_at > latest.checked_at
        OR (excluded.checked_at = latest.checked_at AND excluded.result_id > latest.result_id)"""
 
+#: The same choice as _UPSERT_LATEST, made over a whole history at once.
+_BACKFILL_LATEST = """
+    INSERT INTO latest (site_key, milestone, target, result_id, checked_at)
+    SELECT site_key, milestone, target, id, checked_at FROM (
+        SELECT r.site_key, o.milestone, r.target, r.id, r.checked_at,
+               row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
+                                  ORDER BY r.checked_at DESC, r.id DESC) AS rank
+        FROM outcomes o JOIN results r ON r.id = o.result_id)
+    WHERE rank = 1"""
+
 _SELECT_RECORD = """
     SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
            o.message, o.remediation, o.compliance, o.deadline, o.days_left"""
@@ -249,13 +259,11 @@ class Store:
             self._backfill_latest()
 
     def _backfill_latest(self) -> None:
-        """Fill ``latest`` once for a history written before that table existed."""
+        """Fill ``latest`` once for a history written before that table existed (or bulk-loaded)."""
         if self._db.execute("SELECT 1 FROM latest LIMIT 1").fetchone() is not None or \
                 self._db.execute("SELECT 1 FROM outcomes LIMIT 1").fetchone() is None:
             return
-        self._db.executemany(_UPSERT_LATEST, self._db.execute(
-            "SELECT r.site_key, o.milestone, r.target, r.id, r.checked_at"
-            " FROM outcomes o JOIN results r ON r.id = o.result_id ORDER BY r.id").fetchall())
+        self._db.execute(_BACKFILL_LATEST)
 
     def _check_schema(self) -> None:
         try:
