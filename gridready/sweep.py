@@ -43,7 +43,10 @@ CheckLoader = Callable[[str], Check]
 LOCAL_CHECKS: tuple[str, ...] = ("glexec",)
 #: Seconds past a check's deadline before its worker thread is given up on.
 GRACE = 1.0
-DEFAULT_CONCURRENCY = 8
+#: Checks in flight at once: a whole Tier-0/1 sweep (~36 jobs) nearly in one wave,
+#: without hammering a shared top-level BDII. A sweep that must end within one
+#: timeout whatever hangs needs --concurrency of at least its number of jobs.
+DEFAULT_CONCURRENCY = 32
 
 
 @dataclass(frozen=True)
