@@ -24,18 +24,13 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from gridready import bundled
+from gridready import bundled, metricoutput
 from gridready.errors import GridreadyError
 from gridready.models import Rules, Site
 
-#: The metric name (service_description) of each check: see the scheme in
-#: config/nagios/gridready-services.example.cfg.
-METRICS: dict[str, str] = {
-    "glexec": "org.sam.glexec.WN-gLExec",
-    "xrootd": "org.gridready.xrootd.SE-xrootd-Protocol",
-    "dcache_version": "org.gridready.dcache.SE-dCache-Version",
-    "fts_channels": "org.gridready.fts.FTS-Channels",
-}
+#: The metric name (service_description) of each check, the same as in the
+#: metricOutput export: see the scheme in config/nagios/gridready-services.example.cfg.
+METRICS: dict[str, str] = {check: name for check, (name, _) in metricoutput.METRICS.items()}
 XROOTD_PORT = 1094
 FTS_PORT = 8446
 #: The NRPE command a worker node defines for check_glexec.
