@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO, write
-from tests.nagios.harness import descendants, parse_status, running, running_nagios, service_statuses
+from tests.nagios.harness import parse_status, running_nagios, service_statuses
+from tests.servers.process import descendants, running
 
 RULES = """
 milestones:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import signal
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
+from tests.servers.process import stop_tree
 
 NAGIOS = Path("/usr/sbin/nagios4")
 COMMANDS_CFG = REPO / "config" / "nagios" / "gridready-commands.cfg"
@@ -170,39 +170,6 @@ def probe_environment(workdir: Path) -> dict[str, str]:
     return env
 
 
-def _parent_and_state(pid: int) -> tuple[int, str] | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except OSError:
-        return None
-    # "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[1]), fields[0]
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (an orphaned zombie is init's to reap)."""
-    info = _parent_and_state(pid)
-    return info is not None and info[1] not in ("Z", "X")
-
-
-def descendants(root: int) -> list[int]:
-    """Pids of every live process below ``root`` (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            info = _parent_and_state(int(entry.name))
-            if info is not None:
-                children.setdefault(info[0], []).append(int(entry.name))
-    found: list[int] = []
-    todo = [root]
-    while todo and len(found) < 10000:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 class Nagios:
     """A Nagios configuration in ``workdir`` and, once started, the running daemon."""
 
@@ -282,23 +249,7 @@ class Nagios:
         process, self.process = self.process, None
         if process is None:
             return
-        spawned = descendants(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_TIMEOUT)
-        end = time.monotonic() + STOP_TIMEOUT
-        while any(running(pid) for pid in spawned) and time.monotonic() < end:
-            time.sleep(0.05)
-        for pid in spawned:
-            if running(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_tree(process, STOP_TIMEOUT)
 
     def force_checks(self, hosts: Iterable[str], timeout: float = 10.0) -> None:
         """Check every service of ``hosts`` now, as an admin's "reschedule" does.

@@ -16,7 +16,6 @@ import json
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,7 +26,8 @@ from typing import Any
 import pytest
 
 from tests.helpers import REPO
-from tests.nagios.harness import PROBES, descendants, probe_environment, running
+from tests.nagios.harness import PROBES, probe_environment
+from tests.servers.process import stop_tree
 
 ICINGA_DIR = REPO / "config" / "nagios" / "icinga2"
 ICINGA_CONF = ICINGA_DIR / "gridready.conf"
@@ -116,23 +116,7 @@ class Icinga2:
         process, self.process = self.process, None
         if process is None:
             return
-        spawned = descendants(process.pid)
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=STOP_TIMEOUT)
-        end = time.monotonic() + STOP_TIMEOUT
-        while any(running(pid) for pid in spawned) and time.monotonic() < end:
-            time.sleep(0.05)
-        for pid in spawned:
-            if running(pid):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        stop_tree(process, STOP_TIMEOUT)
 
     def results(self) -> dict[str, dict[str, Any]]:
         """``host!service`` -> its last check result (command, exit_status, output, ...)."""

@@ -34,6 +34,7 @@ import pytest
 
 from gridready.sources.bdii import dn_is_under
 from gridready.sources.ldif import iter_records
+from tests.servers.process import stop
 
 SUFFIXES = ("o=grid", "o=glue")
 
@@ -177,16 +178,6 @@ def _wait_listening(process: subprocess.Popen[bytes], port: int, log: Path) -> N
     raise RuntimeError(f"slapd did not listen on 127.0.0.1:{port} within {START_TIMEOUT:g}s")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
-
-
 def _read_data(ldif: str | os.PathLike[str]) -> tuple[str, str]:
     # A record needs at least two lines, so one line of text can only be a path.
     if isinstance(ldif, os.PathLike) or "\n" not in ldif.strip():
@@ -243,13 +234,13 @@ def running_slapd(ldif: str | os.PathLike[str], *,
                     _wait_listening(process, port, log)
                     break
                 except RuntimeError:
-                    _stop(process)
+                    stop(process, STOP_TIMEOUT)
                     if attempt == 2:
                         raise
             yield f"ldap://127.0.0.1:{port}"
         finally:
             if process is not None:
-                _stop(process)
+                stop(process, STOP_TIMEOUT)
 
 
 def slapd_fixture(ldif: str | os.PathLike[str],

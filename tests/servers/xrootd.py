@@ -44,6 +44,8 @@ from typing import Any, Literal
 
 import pytest
 
+from tests.servers.process import stop
+
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 5.0
 RUN_AS = "xrootd"
@@ -147,16 +149,6 @@ def _wait_accepting(port: int) -> None:
     raise RuntimeError(f"xrootd reported port {port} but does not accept connections there")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(STOP_TIMEOUT)
-
-
 @contextmanager
 def running_xrootd(role: str = "server") -> Iterator[XrootdServer]:
     """Run a real xrootd (``role`` server or manager) on 127.0.0.1; yields an XrootdServer."""
@@ -188,7 +180,7 @@ def running_xrootd(role: str = "server") -> Iterator[XrootdServer]:
                            export=export, pid=process.pid)
     finally:
         if process is not None:
-            _stop(process)
+            stop(process, STOP_TIMEOUT)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
