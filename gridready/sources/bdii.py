@@ -98,7 +98,7 @@ def _check_names(object_class: str, equals: Mapping[str, str]) -> None:
             raise ValueError(f"not an LDAP attribute or object class name: {name!r}")
 
 
-def _rdns(dn: str) -> list[tuple[str, str]]:
+def dn_parts(dn: str) -> list[tuple[str, str]]:
     """(attribute, value) pairs of ``dn``, spaces around ',' and '=' removed, case kept."""
     parts: list[str] = []
     current: list[str] = []
@@ -129,12 +129,12 @@ def _split_dn(dn: str) -> tuple[str, ...]:
     DN case and spacing vary between BDII levels ("Mds-Vo-name=local, o=grid"),
     while LDAP compares DNs by their normalised form; so do we.
     """
-    return tuple(f"{name.lower()}={value.lower()}" for name, value in _rdns(dn))
+    return tuple(f"{name.lower()}={value.lower()}" for name, value in dn_parts(dn))
 
 
 def tidy_dn(dn: str) -> str:
     """``dn`` without spaces around separators (ldap3 rejects "a=b, o=grid")."""
-    return ",".join(f"{name}={value}" for name, value in _rdns(dn))
+    return ",".join(f"{name}={value}" for name, value in dn_parts(dn))
 
 
 def dn_is_under(dn: str, suffix: str) -> bool:

@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import pytest
 
-from gridready.sources.bdii import dn_is_under
+from gridready.sources.bdii import dn_is_under, dn_parts
 from gridready.sources.ldif import iter_records
 from tests.servers.process import stop
 
@@ -62,29 +62,10 @@ def find_program(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
 
 
-def _split_rdns(dn: str) -> list[str]:
-    rdns: list[str] = []
-    current = ""
-    escaped = False
-    for char in dn:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char == ",":
-            rdns.append(current.strip())
-            current = ""
-            continue
-        current += char
-    rdns.append(current.strip())
-    return rdns
-
-
 def _placeholder(dn: str) -> str:
     """An LDIF record for an ancestor entry the data lacks, by its naming attribute."""
-    name, _, value = _split_rdns(dn)[0].partition("=")
-    kind = name.strip().lower()
-    value = value.strip()
+    name, value = dn_parts(dn)[0]
+    kind = name.lower()
     if kind == "o":
         body = ["objectClass: organization", f"o: {value}"]
     elif kind == "mds-vo-name":
@@ -96,7 +77,7 @@ def _placeholder(dn: str) -> str:
                 f"GLUE2DomainID: {value}"]
     else:
         body = ["objectClass: organizationalUnit", "objectClass: extensibleObject",
-                f"ou: {value}", f"{name.strip()}: {value}"]
+                f"ou: {value}", f"{name}: {value}"]
     return "\n".join([f"dn: {dn}", *body])
 
 
@@ -111,14 +92,14 @@ def split_by_suffix(text: str, source: str = "<ldif>") -> dict[str, list[str]]:
         if suffix is None:
             raise ValueError(f"{source}:{record.line}: {dn!r} is under neither "
                              f"{' nor '.join(SUFFIXES)}")
-        rdns = _split_rdns(dn)
-        key = tuple(r.lower().replace(" ", "") for r in rdns)
+        rdns = [f"{name}={value}" for name, value in dn_parts(dn)]
+        key = tuple(r.lower() for r in rdns)
         present.add(key)
         records[suffix].append((len(rdns), record.text))
-        depth = len(_split_rdns(suffix))
+        depth = len(dn_parts(suffix))
         for cut in range(1, len(rdns) - depth + 1):
             ancestor = rdns[cut:]
-            wanted.setdefault(tuple(r.lower().replace(" ", "") for r in ancestor),
+            wanted.setdefault(tuple(r.lower() for r in ancestor),
                               (suffix, ",".join(ancestor)))
     for key, (suffix, dn) in wanted.items():
         if key not in present:
