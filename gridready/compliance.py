@@ -110,6 +110,8 @@ def evaluate(milestone: Milestone, site: str | None, tier: int,
         return verdict(Compliance.UNKNOWN, outcome, kind=Outcome.UNKNOWN)
     if not outcome.applicable:
         return verdict(Compliance.NOT_APPLICABLE, outcome.message, kind=Outcome.NOT_APPLICABLE)
+    if outcome.passed and outcome.unknown:
+        return verdict(Compliance.UNKNOWN, outcome.unknown, kind=Outcome.UNKNOWN)
     if outcome.passed:
         return verdict(Compliance.COMPLIANT, outcome.message, kind=Outcome.PASS)
 

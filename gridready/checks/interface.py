@@ -51,6 +51,10 @@ class Assessment:
     applicable: bool = True
     #: Said when nothing failed (or when not applicable); defaults to the ok findings.
     summary: str = ""
+    #: The evidence some expectation needs was not collected (a skipped stage,
+    #: an absent field, an empty list): the reason. When nothing failed, the
+    #: verdict is UNKNOWN with this reason, never COMPLIANT (SPEC evidence rule).
+    unknown: str = ""
 
     @property
     def failures(self) -> tuple[Finding, ...]:
