@@ -51,7 +51,34 @@ class Compliance(enum.Enum):
 
     @property
     def state(self) -> State:
+        """The Nagios state of a failure of CRITICAL severity (see ``nagios_state``)."""
         return _STATE[self]
+
+
+def nagios_state(compliance: Compliance, severity: Severity | None) -> State:
+    """The Nagios state of a verdict: OVERDUE is CRITICAL, WARNING for a degraded finding.
+
+    SPEC.md: a failure after the deadline is OVERDUE whatever its severity,
+    but a degraded finding (Severity.WARNING, e.g. a drained FTS channel)
+    alarms as WARNING, not CRITICAL.
+    """
+    if compliance is Compliance.OVERDUE and severity is Severity.WARNING:
+        return State.WARNING
+    return compliance.state
+
+
+def deadline_note(compliance: Compliance, deadline: date, days_left: int) -> str:
+    """The deadline part of a finding line (SPEC.md): ``deadline D, overdue N days`` only for OVERDUE.
+
+    Up to the deadline day any line says ``deadline D, N days left``; after
+    it, a line that is not OVERDUE (COMPLIANT, WAIVED, NOT_APPLICABLE,
+    UNKNOWN) says only ``deadline D``: nothing not overdue reads "overdue".
+    """
+    if compliance is Compliance.OVERDUE:
+        return f"deadline {deadline}, overdue {-days_left} day{'s' if days_left != -1 else ''}"
+    if days_left >= 0:
+        return f"deadline {deadline}, {days_left} day{'s' if days_left != 1 else ''} left"
+    return f"deadline {deadline}"
 
 
 _STATE = {Compliance.COMPLIANT: State.OK, Compliance.PENDING: State.OK,
@@ -73,12 +100,12 @@ class Verdict:
     #: The check's conclusion before deadlines and waivers: what a later
     #: re-evaluation (a report on another date) starts from.
     outcome: Outcome = Outcome.UNKNOWN
-    #: For a failure, how bad it is once overdue (WARNING: degraded, capped at DUE).
+    #: For a failure, how bad it is once overdue (WARNING: degraded, OVERDUE alarms as WARNING).
     severity: Severity | None = None
 
     @property
     def state(self) -> State:
-        return self.compliance.state
+        return nagios_state(self.compliance, self.severity)
 
 
 def days_left(deadline: date, as_of: date) -> int:
@@ -127,7 +154,7 @@ def evaluate(milestone: Milestone, site: str | None, tier: int,
     if mine:
         expired = max(mine, key=lambda w: w.expires)
         message += f"; waiver expired {expired.expires}"
-    if left < 0 and outcome.severity is Severity.CRITICAL:
+    if left < 0:
         return verdict(Compliance.OVERDUE, message, remediation=remediation)
     if left <= milestone.warn_days:
         return verdict(Compliance.DUE, message, remediation=remediation)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from gridready.compliance import deadline_note
 from gridready.result import ProbeResult, format_time
 
 #: check -> (metricName, serviceFlavour). The names are the Nagios service
@@ -41,8 +42,8 @@ def host_name(service: str) -> str:
 def details_lines(result: ProbeResult) -> list[str]:
     lines = []
     for m in result.milestones:
-        when = (f"overdue {-m.days_left} days" if m.days_left < 0 else f"{m.days_left} days left")
-        lines.append(f"[{m.state.name}] {m.id}: {_one_line(m.message)} (deadline {m.deadline}, {when})")
+        note = deadline_note(m.compliance, m.deadline, m.days_left)
+        lines.append(f"[{m.state.name}] {m.id}: {_one_line(m.message)} ({note})")
     lines.extend(_one_line(d) for d in result.details)
     return [f" {line}" if line.strip() == "EOT" else line for line in lines]
 

@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from gridready.checks.interface import PerfValue, Severity
-from gridready.compliance import Compliance, Outcome, State
+from gridready.compliance import Compliance, Outcome, State, nagios_state
 from gridready.errors import SourceError
 from gridready.models import CHECKS
 
@@ -50,7 +50,8 @@ class MilestoneResult:
 
     @property
     def state(self) -> State:
-        return self.compliance.state
+        """CRITICAL for OVERDUE, WARNING when the failure is degraded (compliance.nagios_state)."""
+        return nagios_state(self.compliance, self.severity)
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "compliance": self.compliance.value, "state": self.state.name,
@@ -125,6 +126,8 @@ class ProbeResult:
                     raise bad(f"'days_left' must be a whole number, got {days!r}")
                 outcome = text(m, "outcome", optional=True)
                 severity = text(m, "severity", optional=True)
+                if severity is None and m.get("compliance") == "OVERDUE" and m.get("state") == "WARNING":
+                    severity = "warning"    # a degraded OVERDUE from a result without 'severity'
                 milestones.append(MilestoneResult(
                     id=text(m, "id"), compliance=Compliance(text(m, "compliance")),
                     deadline=date.fromisoformat(text(m, "deadline")), days_left=days,

@@ -81,8 +81,9 @@ def outcome_from_compliance(m: MilestoneResult) -> StoredOutcome:
 
     Results written before ``outcome``/``severity`` were part of the JSON are
     known only by their verdict. There a failure's severity shows only after
-    the deadline: a degraded (Severity.WARNING) failure is capped at
-    DUE/WARNING where a CRITICAL one is OVERDUE; before it, CRITICAL is assumed.
+    the deadline: a degraded (Severity.WARNING) failure was written as
+    DUE/WARNING (older evaluators capped it there) or OVERDUE/WARNING, where
+    a CRITICAL one is OVERDUE/CRITICAL; before it, CRITICAL is assumed.
     """
     c = m.compliance
     kind = m.outcome or {Compliance.COMPLIANT: Outcome.PASS, Compliance.NOT_APPLICABLE: Outcome.NOT_APPLICABLE,

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 
 from gridready.checks.interface import Assessment, Finding, Severity
-from gridready.compliance import Compliance, Outcome, State, evaluate, worst
+from gridready.compliance import Compliance, Outcome, State, deadline_note, evaluate, nagios_state, worst
 from gridready.models import Milestone, Scope, Waiver
 
 DEADLINE = date(2010, 5, 31)
@@ -48,9 +48,54 @@ def test_message_and_remediation_carried() -> None:
     assert evaluate(M, "RAL-LCG2", 1, bare, DEADLINE).remediation == "install gLExec"
 
 
-def test_warning_severity_never_escalates_past_due() -> None:
-    assert ev(DEGRADED, DEADLINE + 50 * DAY)[:2] == (Compliance.DUE, State.WARNING)
-    assert ev(DEGRADED, DEADLINE - 60 * DAY)[:2] == (Compliance.PENDING, State.OK)
+@pytest.mark.parametrize("as_of, expected", [
+    (DEADLINE - 31 * DAY, (Compliance.PENDING, State.OK, 31)),
+    (DEADLINE - DAY, (Compliance.DUE, State.WARNING, 1)),           # the day before
+    (DEADLINE, (Compliance.DUE, State.WARNING, 0)),                 # the day of
+    (DEADLINE + DAY, (Compliance.OVERDUE, State.WARNING, -1)),      # the day after: OVERDUE, alarms WARNING
+    (DEADLINE + 5905 * DAY, (Compliance.OVERDUE, State.WARNING, -5905)),
+])
+def test_degraded_failure_is_overdue_after_the_deadline_but_stays_warning(
+        as_of: date, expected: tuple[Compliance, State, int]) -> None:
+    # Bug: a degraded failure (a drained channel, StoRM publishing xroot with no
+    # endpoint) stayed DUE for years after the deadline.
+    assert ev(DEGRADED, as_of) == expected
+
+
+@pytest.mark.parametrize("compliance, severity, state", [
+    (Compliance.OVERDUE, Severity.CRITICAL, State.CRITICAL),
+    (Compliance.OVERDUE, Severity.WARNING, State.WARNING),
+    (Compliance.OVERDUE, None, State.CRITICAL),
+    (Compliance.DUE, Severity.WARNING, State.WARNING),
+    (Compliance.DUE, Severity.CRITICAL, State.WARNING),
+    (Compliance.PENDING, Severity.WARNING, State.OK),
+    (Compliance.WAIVED, Severity.CRITICAL, State.OK),
+    (Compliance.UNKNOWN, None, State.UNKNOWN),
+])
+def test_nagios_state_depends_on_severity_only_when_overdue(
+        compliance: Compliance, severity: Severity | None, state: State) -> None:
+    assert nagios_state(compliance, severity) is state
+
+
+D = date(2010, 3, 31)
+
+
+@pytest.mark.parametrize("compliance, days, note", [
+    (Compliance.OVERDUE, -5905, "deadline 2010-03-31, overdue 5905 days"),
+    (Compliance.OVERDUE, -1, "deadline 2010-03-31, overdue 1 day"),
+    (Compliance.DUE, 0, "deadline 2010-03-31, 0 days left"),
+    (Compliance.DUE, 1, "deadline 2010-03-31, 1 day left"),
+    (Compliance.PENDING, 45, "deadline 2010-03-31, 45 days left"),
+    # Not overdue after the deadline: the deadline alone, never "overdue".
+    (Compliance.COMPLIANT, -5905, "deadline 2010-03-31"),
+    (Compliance.COMPLIANT, 10, "deadline 2010-03-31, 10 days left"),
+    (Compliance.UNKNOWN, 0, "deadline 2010-03-31, 0 days left"),
+    (Compliance.WAIVED, -69, "deadline 2010-03-31"),
+    (Compliance.NOT_APPLICABLE, -69, "deadline 2010-03-31"),
+    (Compliance.UNKNOWN, -69, "deadline 2010-03-31"),
+])
+def test_deadline_note_says_overdue_only_for_overdue(compliance: Compliance, days: int, note: str) -> None:
+    assert deadline_note(compliance, D, days) == note
 
 
 EXPIRES = DEADLINE + 10 * DAY

@@ -55,14 +55,14 @@ def test_table() -> None:
         "                   due 2010-09-30    due 2010-03-31\n"
         "---------  ------  ----------------  ----------------\n"
         "CERN-PROD  0       COMPLIANT         NOT_APPLICABLE\n"
-        "pic        1       WAIVED            DUE\n"
+        "pic        1       WAIVED            OVERDUE (191d)\n"
         "RAL-LCG2   1       OVERDUE (8d)      UNKNOWN\n"
         "compliant          1/3 compliant     0/2 compliant\n")
 
 
 def test_table_colours_only_when_asked() -> None:
     coloured = table.render(report(), colour=True)
-    assert "\x1b[31mOVERDUE (8d)\x1b[0m" in coloured and "\x1b[33mDUE\x1b[0m" in coloured
+    assert "\x1b[31mOVERDUE (8d)\x1b[0m" in coloured and "\x1b[31mOVERDUE (191d)\x1b[0m" in coloured
     assert "\x1b[32mCOMPLIANT\x1b[0m" in coloured and "\x1b[90mUNKNOWN\x1b[0m" in coloured
     assert "\x1b[32mWAIVED\x1b[0m" in coloured and "\x1b[32mNOT_APPLICABLE\x1b[0m" in coloured
     assert "\x1b" not in table.render(report())
@@ -76,7 +76,7 @@ def test_table_colours_only_when_asked() -> None:
 
 CHANGES = ["CERN-PROD xroot: UNKNOWN -> COMPLIANT (newly-compliant)",
            "pic xroot: UNKNOWN -> WAIVED (other)",
-           "pic fts: UNKNOWN -> DUE (other)",
+           "pic fts: UNKNOWN -> OVERDUE (other)",
            "RAL-LCG2 xroot: COMPLIANT -> OVERDUE (regression)"]
 
 
@@ -92,7 +92,7 @@ def test_markdown() -> None:
                          "| Site          | Tier   | xroot<br>due 2010-09-30   | fts<br>due 2010-03-31   |"]
     assert lines[6:10] == [
         "| CERN-PROD     | 0      | COMPLIANT                 | NOT_APPLICABLE          |",
-        "| pic           | 1      | WAIVED                    | DUE                     |",
+        "| pic           | 1      | WAIVED                    | OVERDUE (191d)          |",
         "| RAL-LCG2      | 1      | OVERDUE (8d)              | UNKNOWN                 |",
         "| **compliant** |        | **1/3 compliant**         | **0/2 compliant**       |"]
     assert "- **xroot**: xroot published (GDB 2010-06, due 2010-09-30)" in lines
@@ -106,7 +106,7 @@ def test_ssb_feed() -> None:
         "2010-10-08 12:30:05\tCERN-PROD\txroot:COMPLIANT\tgreen\t",
         "2010-10-08 12:30:05\tCERN-PROD\tfts:NOT_APPLICABLE\tgreen\t",
         "2010-10-08 12:30:05\tpic\txroot:WAIVED\tgreen\t",
-        "2010-10-08 12:30:05\tpic\tfts:DUE\tyellow\t",
+        "2010-10-08 12:30:05\tpic\tfts:OVERDUE\tred\t",
         "2010-10-08 12:30:05\tRAL-LCG2\txroot:OVERDUE\tred\t",
         "2010-10-08 12:30:05\tRAL-LCG2\tfts:UNKNOWN\tgrey\t"]
     line = ssb.render(report(), url="https://gdb.example/{milestone}?site={site}").splitlines()[4]
@@ -126,6 +126,11 @@ def test_json_document() -> None:
         "id": "xroot", "compliance": "WAIVED", "state": "OK", "checked_at": "2010-06-08T10:00:00Z",
         "message": "published as 'root'; waived until 2010-12-31: agreed", "days_left": -8,
         "host": "door.pic:1094", "waiver": {"reason": "agreed", "expires": "2010-12-31"}, "remediation": "fix it"}
+    # A drained channel after the deadline: OVERDUE, but a degraded finding alarms WARNING.
+    assert (pic["milestones"][1]["compliance"], pic["milestones"][1]["state"],
+            pic["milestones"][1]["days_left"]) == ("OVERDUE", "WARNING", -191)
+    ral = doc["sites"][2]["milestones"][0]
+    assert (ral["compliance"], ral["state"]) == ("OVERDUE", "CRITICAL")
     cern_fts = doc["sites"][0]["milestones"][1]
     assert (cern_fts["compliance"], cern_fts["checked_at"], cern_fts["host"]) == ("NOT_APPLICABLE", None, None)
     assert doc["changes"][0] == {"site": "CERN-PROD", "milestone": "xroot", "from": "UNKNOWN", "to": "COMPLIANT",

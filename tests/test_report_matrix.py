@@ -7,7 +7,7 @@ from datetime import date, datetime, timezone
 import pytest
 
 from gridready.checks.interface import Severity
-from gridready.compliance import Compliance, Outcome
+from gridready.compliance import Compliance, Outcome, State
 from gridready.models import Milestone, Rules, Scope, Site, Waiver
 from gridready.report.matrix import Change, build_matrix, changes, exit_code, report_sites
 from gridready.store import Record, StoredOutcome
@@ -50,9 +50,22 @@ def test_a_waiver_added_after_the_check_applies() -> None:
     assert word(RAL, failing, "2011-01-01", waived) == "OVERDUE 93"
 
 
-def test_a_degraded_failure_never_goes_overdue() -> None:
-    drained = [rec("RAL-LCG2", "fts", Outcome.FAIL, "channel drained", severity=Severity.WARNING)]
-    assert word(RAL, drained, "2010-06-08", mid="fts") == "DUE"
+@pytest.mark.parametrize("severity", [Severity.CRITICAL, Severity.WARNING])
+@pytest.mark.parametrize("as_of, expected, code", [
+    ("2010-03-30", "DUE", 1), ("2010-03-31", "DUE", 1), ("2010-04-01", "OVERDUE 1", 2),
+    ("2026-06-08", "OVERDUE 5913", 2)])
+def test_a_failure_is_overdue_after_the_deadline_whatever_its_severity(
+        severity: Severity, as_of: str, expected: str, code: int) -> None:
+    # Bug: a degraded failure (a drained channel) stayed DUE after the deadline.
+    failing = [rec("RAL-LCG2", "fts", Outcome.FAIL, "channel drained", severity=severity)]
+    assert word(RAL, failing, as_of, mid="fts") == expected
+    matrix = build_matrix([RAL], RULES, failing, date.fromisoformat(as_of))
+    cell = matrix.cell("RAL-LCG2", "fts")
+    assert cell is not None
+    # A degraded finding alarms WARNING even when OVERDUE; the report still exits 2.
+    overdue_state = State.CRITICAL if severity is Severity.CRITICAL else State.WARNING
+    assert cell.state is (overdue_state if expected.startswith("OVERDUE") else State.WARNING)
+    assert exit_code(matrix) == code
 
 
 def test_latest_per_target_then_worst_across_targets() -> None:
@@ -96,7 +109,9 @@ def test_tallies_and_exit_code() -> None:
     assert (xroot.compliant, xroot.applicable, dict(xroot.counts)) == (
         2, 3, {Compliance.COMPLIANT: 2, Compliance.PENDING: 1})
     assert (fts.compliant, fts.applicable) == (1, 2)
-    assert exit_code(matrix) == 1                                   # pic's drained FTS is DUE
+    # pic's drained FTS is OVERDUE (degraded) since 2010-04-01 (was 1: the bug that kept it DUE).
+    assert exit_code(matrix) == 2
+    assert exit_code(build_matrix([CERN, RAL, PIC], RULES, records, date(2010, 3, 15))) == 1
     assert exit_code(build_matrix([CERN, RAL, PIC], RULES, records, date(2010, 10, 1))) == 2
     assert exit_code(build_matrix([CERN, RAL, PIC], RULES, records[:4], date(2010, 6, 8))) == 0
 

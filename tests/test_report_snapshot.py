@@ -21,7 +21,7 @@ MILESTONES = ("glexec-scas-argus-t1", "dcache-supported-release", "xrootd-protoc
 EXPECTED = {
     "CERN-PROD":      ("NOT_APPLICABLE", "NOT_APPLICABLE", "COMPLIANT",      "COMPLIANT"),
     "BNL-ATLAS":      ("OVERDUE",        "COMPLIANT",      "WAIVED",         "COMPLIANT"),
-    "FZK-LCG2":       ("COMPLIANT",      "COMPLIANT",      "PENDING",        "DUE"),
+    "FZK-LCG2":       ("COMPLIANT",      "COMPLIANT",      "PENDING",        "OVERDUE"),   # drained: WARNING
     "IN2P3-CC":       ("COMPLIANT",      "DUE",            "COMPLIANT",      "OVERDUE"),
     "INFN-T1":        ("COMPLIANT",      "NOT_APPLICABLE", "NOT_APPLICABLE", "OVERDUE"),
     "NDGF-T1":        ("WAIVED",         "COMPLIANT",      "PENDING",        "COMPLIANT"),
@@ -61,6 +61,9 @@ def test_fresh_machine_report_is_the_example_snapshot(tmp_path: Path, no_network
         "glexec-scas-argus-t1": "7/11", "dcache-supported-release": "5/8", "xrootd-protocol-string": "3/9",
         "fts-t1-channels": "7/12"}
     assert doc["data_source"] == "bundled example grid snapshot of 2010-06-08"
+    # FZK's drained channel is past its deadline: OVERDUE (was DUE, the bug), degraded so WARNING.
+    fzk_fts = doc["sites"][2]["milestones"][3]
+    assert (fzk_fts["compliance"], fzk_fts["state"], fzk_fts["days_left"]) == ("OVERDUE", "WARNING", -69)
     assert rc == 2
     swept = {m["checked_at"] for s in doc["sites"] for m in s["milestones"][1:] if m["checked_at"]}
     assert swept == {"2010-06-08T10:00:00Z"}
@@ -83,5 +86,6 @@ def test_default_as_of_is_today_and_runs_as_a_process(tmp_path: Path) -> None:
     doc = json.loads(done.stdout)
     assert doc["as_of"] == datetime.now(timezone.utc).date().isoformat()
     assert done.returncode == 2 and done.stderr.startswith("no results in ")
-    # Years later every failure is overdue; the degraded FTS channel stays DUE.
-    assert matrix(doc)["IN2P3-CC"][1] == "OVERDUE" and matrix(doc)["FZK-LCG2"][3] == "DUE"
+    # Years later every failure is overdue, the degraded FTS channel too (it alarms WARNING).
+    assert matrix(doc)["IN2P3-CC"][1] == "OVERDUE" and matrix(doc)["FZK-LCG2"][3] == "OVERDUE"
+    assert doc["sites"][2]["milestones"][3]["state"] == "WARNING"

@@ -1,7 +1,8 @@
 """Pure formatters for probe output: Nagios text and JSON.
 
 Nagios text is one status line ``NAME STATE - summary | perfdata`` then
-one line per milestone ``[STATE] id: message (deadline D, N days left)``;
+one line per milestone ``[STATE] id: message (deadline D, N days left)`` (``overdue
+N days`` only when OVERDUE; just ``deadline D`` past it otherwise);
 ``-v`` adds remediation, ``-vv`` the check's details. A ``|`` in any text
 would start perfdata, so it is replaced.
 """
@@ -12,6 +13,7 @@ import json
 from collections.abc import Sequence
 
 from gridready.compliance import State
+from gridready.compliance import deadline_note as compliance_deadline_note
 from gridready.result import MilestoneResult, ProbeResult
 
 
@@ -21,9 +23,8 @@ def clean(text: str) -> str:
 
 
 def deadline_note(m: MilestoneResult) -> str:
-    if m.days_left < 0:
-        return f"deadline {m.deadline}, overdue {-m.days_left} days"
-    return f"deadline {m.deadline}, {m.days_left} day{'s' if m.days_left != 1 else ''} left"
+    """``deadline D, overdue N days`` only when OVERDUE (compliance.deadline_note)."""
+    return compliance_deadline_note(m.compliance, m.deadline, m.days_left)
 
 
 def milestone_line(m: MilestoneResult) -> str:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from gridready.compliance import Compliance, State, Verdict, evaluate
+from gridready.checks.interface import Severity
+from gridready.compliance import Compliance, State, Verdict, evaluate, nagios_state
 from gridready.models import Milestone, Rules, Site, Waiver
 from gridready.store import Record
 
@@ -39,10 +40,12 @@ class Cell:
     host: str | None = None
     waiver: Waiver | None = None
     remediation: str = ""
+    #: The failure's severity (None unless failing): a degraded OVERDUE is WARNING.
+    severity: Severity | None = None
 
     @property
     def state(self) -> State:
-        return self.compliance.state
+        return nagios_state(self.compliance, self.severity)
 
     @property
     def overdue_days(self) -> int:
@@ -131,7 +134,7 @@ def report_sites(sites: Iterable[Site]) -> list[Site]:
 def _cell(v: Verdict, record: Record | None) -> Cell:
     return Cell(milestone=v.milestone, compliance=v.compliance, message=v.message, days_left=v.days_left,
                 checked_at=record.checked_at if record else None, host=record.host if record else None,
-                waiver=v.waiver, remediation=v.remediation)
+                waiver=v.waiver, remediation=v.remediation, severity=v.severity)
 
 
 def decide(milestone: Milestone, site: Site, records: Sequence[Record], as_of: date,
@@ -183,7 +186,7 @@ def changes(before: Matrix, after: Matrix) -> list[Change]:
 
 
 def exit_code(matrix: Matrix) -> int:
-    """SPEC.md: 2 when any site is OVERDUE, 1 when any is DUE, else 0."""
+    """SPEC.md: 2 when any site is OVERDUE (a degraded one too), 1 when any is DUE, else 0."""
     found = {c.compliance for c in matrix.cells}
     if Compliance.OVERDUE in found:
         return 2
