@@ -337,7 +337,8 @@ def test_bad_uris_and_files(uri: str, problem: str) -> None:
 
 
 def test_directory_and_malformed_dump(tmp_path: Path) -> None:
-    with pytest.raises(SourceError, match="is a directory"):
+    with pytest.raises(SourceError, match=re.escape(
+            f"{tmp_path}: cannot read LDIF file: a directory, not a regular file")):
         open_bdii(str(tmp_path), Deadline(5))
     dump = tmp_path / "top-bdii.ldif"
     dump.write_text("dn: o=grid\no: grid\n\ndn: o=glue\nno colon\n", encoding="utf-8")
@@ -366,3 +367,70 @@ def test_reading_a_dump_does_not_import_ldap3_or_requests() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("path", "kind"), [
+    ("/dev/zero", "a character device"),
+    ("/dev/null", "a character device"),
+])
+def test_devices_are_refused_at_once(path: str, kind: str) -> None:
+    # /dev/zero used to be read until memory ran out (10 GB, 30 s under -t 3).
+    started = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        open_bdii(path, Deadline(3))
+    assert str(caught.value) == f"{path}: cannot read LDIF file: {kind}, not a regular file"
+    assert time.monotonic() - started < 1
+
+
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "dump.ldif"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match=re.escape(
+            f"{fifo}: cannot read LDIF file: a FIFO (named pipe), not a regular file")):
+        open_bdii(str(fifo), Deadline(3))
+
+
+def test_oversized_dump_is_refused(tmp_path: Path) -> None:
+    from gridready.sources.ldif import read_ldif
+
+    dump = tmp_path / "big.ldif"
+    dump.write_text("dn: o=grid\no: grid\n\n" * 100, encoding="utf-8")
+    from gridready.sources import ldif
+
+    with pytest.raises(SourceError, match=re.escape(f"{dump}: LDIF file is larger than the 1 KiB limit")):
+        ldif.read_text(dump, Deadline(3), max_bytes=1024)
+    assert len(read_ldif(dump)) == 100
+
+
+def test_entries_name_their_source_and_conflicting_single_values_are_refused(
+        test_conflicts: str) -> None:
+    bdii = open_bdii(test_conflicts, Deadline(5))
+    [se] = bdii.find("GlueSE")
+    assert se.source == test_conflicts
+    assert se.get("GlueSEImplementationVersion") == ("1.9.5-22", "1.9.5-19")
+    with pytest.raises(SourceError) as caught:
+        se.first("GlueSEImplementationVersion")
+    assert str(caught.value) == (
+        f"{test_conflicts}: GlueSEUniqueID=srm.dup.example,Mds-Vo-name=DUP,o=grid: single-valued "
+        "attribute GlueSEImplementationVersion has 2 different values: '1.9.5-22', '1.9.5-19'")
+    # The same value twice is harmless; multi-valued attributes keep every value.
+    assert se.first("GlueSEImplementationName") == "dCache"
+    assert se.first("GlueForeignKey") == "GlueSiteUniqueID=DUP"
+    assert se.get("GlueForeignKey") == ("GlueSiteUniqueID=DUP", "GlueSiteUniqueID=OTHER")
+    assert se.distinct("GlueSEImplementationName") == ("dCache",)
+
+
+@pytest.fixture()
+def test_conflicts(tmp_path: Path) -> str:
+    dump = tmp_path / "dup.ldif"
+    dump.write_text(
+        "dn: GlueSEUniqueID=srm.dup.example,Mds-Vo-name=DUP,o=grid\n"
+        "objectClass: GlueSE\n"
+        "GlueSEUniqueID: srm.dup.example\n"
+        "GlueSEImplementationName: dCache\n"
+        "GlueSEImplementationName: dCache\n"
+        "GlueSEImplementationVersion: 1.9.5-22\n"
+        "GlueSEImplementationVersion: 1.9.5-19\n"
+        "GlueForeignKey: GlueSiteUniqueID=DUP\n"
+        "GlueForeignKey: GlueSiteUniqueID=OTHER\n", encoding="utf-8")
+    return str(dump)

@@ -201,3 +201,61 @@ def test_round_trip(entries: list[tuple[str, list[tuple[str, str]]]], width: int
         for name, value in attrs:
             expected.setdefault(name.lower(), []).append(value)
         assert {k: list(v) for k, v in entry.attrs.items()} == expected
+
+
+# --- which GLUE attributes are single-valued ---------------------------------------
+
+SCHEMA_DIR = Path("/etc/ldap/schema")
+
+
+def _schema_attributes() -> dict[str, bool]:
+    """name -> SINGLE-VALUE, from the installed glue-schema files."""
+    import re
+
+    found: dict[str, bool] = {}
+    files = sorted(SCHEMA_DIR.glob("Glue-*.schema")) + [SCHEMA_DIR / "GLUE20.schema"]
+    for path in files:
+        text = "\n".join(line for line in path.read_text(encoding="utf-8").splitlines()
+                         if not line.lstrip().startswith("#"))
+        for chunk in re.split(r"(?im)^\s*(?=attributetype|objectclass)", text):
+            if chunk.lower().startswith("attributetype"):
+                name = re.search(r"NAME\s+(?:\(\s*)?'([^']+)'", chunk)
+                assert name is not None, chunk[:80]
+                found[name.group(1)] = "SINGLE-VALUE" in chunk.upper()
+    return found
+
+
+@pytest.mark.skipif(not (SCHEMA_DIR / "GLUE20.schema").is_file(), reason="glue-schema not installed")
+def test_single_valued_table_matches_the_installed_glue_schema() -> None:
+    from gridready.sources.glue_schema import is_single_valued
+
+    attributes = _schema_attributes()
+    assert len(attributes) > 500  # GLUE 1.3 and GLUE 2 were both read
+    wrong = {name: single for name, single in attributes.items() if is_single_valued(name) != single}
+    assert wrong == {}
+    assert is_single_valued("GlueSEImplementationVersion") and is_single_valued("gluE2ServiceID")
+    assert not is_single_valued("GlueForeignKey") and not is_single_valued("objectClass")
+
+
+def test_repeated_attributes_keep_every_value_in_order() -> None:
+    (entry,) = parse_ldif("dn: GlueSEUniqueID=a,o=grid\nGlueSEImplementationVersion: 2\n"
+                          "GlueSEImplementationVersion: 1\nGlueSEImplementationVersion: 2\n", "x.ldif")
+    assert entry.get("GlueSEImplementationVersion") == ("2", "1", "2")
+    assert entry.distinct("GlueSEImplementationVersion") == ("2", "1")
+    assert entry.source == "x.ldif"
+    with pytest.raises(SourceError, match=r"^x\.ldif: GlueSEUniqueID=a,o=grid: single-valued attribute "
+                                          r"GlueSEImplementationVersion has 2 different values: '2', '1'$"):
+        entry.first("GlueSEImplementationVersion")
+
+
+def test_parsing_stops_at_the_deadline() -> None:
+    from gridready.deadline import Deadline
+    from gridready.errors import CheckTimeout
+
+    text = "dn: o=grid\no: grid\n\n" * 20000
+    deadline = Deadline(0.001)
+    import time
+
+    time.sleep(0.01)
+    with pytest.raises(CheckTimeout):
+        parse_ldif(text, "big.ldif", deadline)

@@ -15,7 +15,6 @@ that trickles its answer cannot hold a probe past its ``-t``.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from gridready.errors import CheckTimeout, SourceError
+from gridready.sources.glue_schema import is_single_valued
 
 if TYPE_CHECKING:
     import socket
@@ -39,12 +39,28 @@ DEFAULT_PORT = 2170
 _NAME = re.compile(r"(?:[A-Za-z][A-Za-z0-9-]*|[0-9]+(?:\.[0-9]+)*)\Z")
 
 
+class ConflictingValues(SourceError):
+    """An entry repeats a single-valued attribute with different values.
+
+    The GLUE schemas declare most attributes SINGLE-VALUE, and slapd refuses a
+    second value; a hand-merged dump or a server loaded without the schema can
+    still carry two. Picking one silently would judge on whichever came first,
+    so :meth:`Entry.first` raises this instead; consumers that can judge on all
+    values read them with :meth:`Entry.get`.
+    """
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One directory entry. Attribute names are lower-cased; values keep their case."""
+    """One directory entry. Attribute names are lower-cased; values keep their case.
+
+    ``source`` names where the entry was read (the LDIF file or the ldap://
+    URI) for messages; it takes no part in equality.
+    """
 
     dn: str
     attrs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Callers and tests build entries by hand with any name case; normalise
@@ -62,16 +78,41 @@ class Entry:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # mappingproxy cannot be pickled; a sweep may ship entries between processes.
-        return (Entry, (self.dn, dict(self.attrs)))
+        return (Entry, (self.dn, dict(self.attrs), self.source))
 
     def get(self, name: str) -> tuple[str, ...]:
         """All values of attribute ``name`` (any case); () if absent."""
         return self.attrs.get(name.lower(), ())
 
     def first(self, name: str) -> str | None:
-        """The first value of attribute ``name``, or None if absent."""
+        """The value of attribute ``name``, or None if absent.
+
+        For an attribute the GLUE schema declares SINGLE-VALUE, two different
+        values raise :class:`ConflictingValues` (``SOURCE: DN: single-valued
+        attribute NAME has 2 different values: 'a', 'b'``); repeating the same
+        value is harmless. Multi-valued attributes give their first value.
+        """
         values = self.attrs.get(name.lower())
-        return values[0] if values else None
+        if not values:
+            return None
+        if len(values) > 1 and is_single_valued(name) and len(set(values)) > 1:
+            raise ConflictingValues(self.conflict(name))
+        return values[0]
+
+    def distinct(self, name: str) -> tuple[str, ...]:
+        """The different values of ``name`` in published order (duplicates dropped)."""
+        return tuple(dict.fromkeys(self.get(name)))
+
+    def conflict(self, name: str) -> str:
+        """The one-line problem for ``name`` carrying several different values."""
+        from gridready.escape import terminal
+
+        values = self.distinct(name)
+        shown = ", ".join(repr(v[:80]) for v in values[:4])
+        more = f" and {len(values) - 4} more" if len(values) > 4 else ""
+        where = f"{self.source}: " if self.source else ""
+        return (f"{where}{terminal(self.dn)}: single-valued attribute {name} has "
+                f"{len(values)} different values: {shown}{more}")
 
     @property
     def object_classes(self) -> frozenset[str]:
@@ -311,7 +352,7 @@ class LdapBdii:
                 if code != 0:
                     raise SourceError(f"{self.uri}: LDAP search under {suffix} for "
                                       f"{object_class} failed: {_describe(result)}")
-                return [_entry(item) for item in connection.response or []
+                return [_entry(item, self.uri) for item in connection.response or []
                         if item.get("type") == "searchResEntry"]
         finally:
             _close(connection, raw_socket)
@@ -324,12 +365,12 @@ def _describe(result: Mapping[str, Any] | None) -> str:
     return f"{text}: {message}" if message else text
 
 
-def _entry(item: Mapping[str, Any]) -> Entry:
+def _entry(item: Mapping[str, Any], source: str) -> Entry:
     attrs: dict[str, tuple[str, ...]] = {}
     for name, values in (item.get("raw_attributes") or {}).items():
         attrs[name] = tuple(value.decode("utf-8", "replace") if isinstance(value, bytes)
                             else str(value) for value in values)
-    return Entry(dn=str(item.get("dn", "")), attrs=attrs)
+    return Entry(dn=str(item.get("dn", "")), attrs=attrs, source=source)
 
 
 def _close(connection: Any, raw_socket: socket.socket | None) -> None:
@@ -371,6 +412,6 @@ def open_bdii(uri: str, deadline: Deadline) -> Bdii:
     from gridready.sources.ldif import read_ldif
 
     with deadline.during(f"reading BDII dump {path}"):
-        if os.path.isdir(path):
-            raise SourceError(f"{path}: is a directory, not an LDIF dump")
-        return LdifBdii(path, read_ldif(path))
+        # read_ldif goes through gridready.localfile: regular files only (a
+        # directory, FIFO or /dev/zero is refused at once), size cap, deadline.
+        return LdifBdii(path, read_ldif(path, deadline))

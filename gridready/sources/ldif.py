@@ -6,6 +6,15 @@ person who made it can fix it. Only what a search dump contains is accepted:
 records of ``dn:`` followed by ``attribute: value`` lines, folded lines, base64
 values (``attr:: ...``), comments and an optional ``version: 1`` header. Change
 records and URL values (``attr:< file://...``) are rejected as not a dump.
+
+Every value of a repeated attribute is kept, in file order: whether a repeat
+is an error depends on the schema (``GlueSEImplementationVersion`` is
+SINGLE-VALUE, ``GlueForeignKey`` is not), which the consumer of the entry
+judges (:meth:`gridready.sources.bdii.Entry.first`).
+
+Files are read through :mod:`gridready.localfile` (regular files only, size
+cap, deadline), and parsing checks the deadline as it goes, so a huge or
+hostile dump costs at most the probe's timeout.
 """
 
 from __future__ import annotations
@@ -17,8 +26,19 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
+from gridready import localfile
 from gridready.errors import SourceError
 from gridready.sources.bdii import Entry
+
+if TYPE_CHECKING:
+    from gridready.deadline import Deadline
+
+#: A site or resource BDII dump is a few MiB; a whole top-level BDII tens of MiB.
+LDIF_MAX_BYTES = localfile.DATA_MAX_BYTES
+# Records parsed between two deadline checks.
+_DEADLINE_EVERY = 256
 
 # An attribute description: a name or a numeric OID, each optionally with
 # ";option" suffixes (e.g. "userCertificate;binary").
@@ -144,33 +164,41 @@ def _parse_record(source: str, start: int, group: list[str],
                               "supported; expected a search dump (ldapsearch -LLL)")
         attrs.setdefault(key, []).append(_decode_value(source, number, name, rest))
     assert dn is not None  # the first logical line always sets it or raises
-    entry = Entry(dn=dn, attrs={k: tuple(v) for k, v in attrs.items()})
+    entry = Entry(dn=dn, attrs={k: tuple(v) for k, v in attrs.items()}, source=source)
     return Record(entry=entry, line=dn_line, text="\n".join(group))
 
 
-def iter_records(text: str, source: str = "<ldif>") -> Iterator[Record]:
-    """Yield the records of an LDIF dump; ``SourceError`` names ``source:line``."""
+def iter_records(text: str, source: str = "<ldif>",
+                 deadline: Deadline | None = None) -> Iterator[Record]:
+    """Yield the records of an LDIF dump; ``SourceError`` names ``source:line``.
+
+    With ``deadline``, parsing stops with CheckTimeout once it expires.
+    """
     first = True
-    for start, group in _chunks(_physical_lines(text)):
+    for count, (start, group) in enumerate(_chunks(_physical_lines(text))):
+        if deadline is not None and count % _DEADLINE_EVERY == 0:
+            deadline.remaining()
         record = _parse_record(source, start, group, first)
         first = False
         if record is not None:
             yield record
 
 
-def parse_ldif(text: str, source: str = "<ldif>") -> list[Entry]:
-    """All entries of an LDIF dump, in file order."""
-    return [record.entry for record in iter_records(text, source)]
+def parse_ldif(text: str, source: str = "<ldif>", deadline: Deadline | None = None) -> list[Entry]:
+    """All entries of an LDIF dump, in file order; each entry's ``source`` is ``source``."""
+    return [record.entry for record in iter_records(text, source, deadline)]
 
 
-def read_text(path: str | os.PathLike[str]) -> str:
-    """The text of an LDIF file; unreadable or non-UTF-8 files raise SourceError."""
+def read_text(path: str | os.PathLike[str], deadline: Deadline | None = None,
+              max_bytes: int = LDIF_MAX_BYTES) -> str:
+    """The text of an LDIF file, through :func:`gridready.localfile.read_bytes`.
+
+    Raises SourceError (one line naming the file) for anything but a regular
+    file, a file over ``max_bytes`` (default 64 MiB), or text that is not UTF-8;
+    CheckTimeout when ``deadline`` expires while reading.
+    """
     name = os.fspath(path)
-    try:
-        with open(name, "rb") as handle:
-            data = handle.read()
-    except OSError as exc:
-        raise SourceError(f"{name}: cannot read LDIF file: {exc.strerror or exc}") from None
+    data = localfile.read_bytes(name, max_bytes=max_bytes, deadline=deadline, what="LDIF file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -179,6 +207,6 @@ def read_text(path: str | os.PathLike[str]) -> str:
                           "must be UTF-8 or base64-encoded)") from None
 
 
-def read_ldif(path: str | os.PathLike[str]) -> list[Entry]:
-    """All entries of the LDIF file at ``path``."""
-    return parse_ldif(read_text(path), os.fspath(path))
+def read_ldif(path: str | os.PathLike[str], deadline: Deadline | None = None) -> list[Entry]:
+    """All entries of the LDIF file at ``path``, read and parsed under ``deadline``."""
+    return parse_ldif(read_text(path, deadline), os.fspath(path), deadline)
