@@ -75,7 +75,7 @@ EXPECTED = {
     "TRIUMF-LCG2": (Compliance.COMPLIANT, "11/11"),
     "USCMS-FNAL-WC1": (Compliance.COMPLIANT, "11/11"),
     "RAL-LCG2": (Compliance.COMPLIANT, "11/11"),
-    "FZK-LCG2": (Compliance.DUE, "channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) is Drain "
+    "FZK-LCG2": (Compliance.OVERDUE, "channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) is Drain "
                                  "(draining for the dCache 1.9.5 upgrade of the FZK pools)"),
     "SARA-MATRIX": (Compliance.OVERDUE, "channel NDGF-SARA (NDGF-T1 -> SARA-MATRIX) is Stopped"),
     "INFN-T1": (Compliance.OVERDUE, "channel TRIUMF-LCG2-INFN-T1 (TRIUMF-LCG2 -> INFN-T1) missing"),
@@ -116,9 +116,8 @@ def _ral_listing(tmp_path: Path, **changes: str | None) -> Path:
                                              (None, Severity.CRITICAL)])
 def test_tier1_matrix_state_mapping(tmp_path: Path, state: str | None, severity: Severity) -> None:
     listing = _ral_listing(tmp_path, FZK_RAL=state)
-    # Drained (WARNING) failures stop at DUE after the deadline; the others become OVERDUE.
-    after = Compliance.DUE if severity is Severity.WARNING else Compliance.OVERDUE
-    cases = [("2010-01-15", Compliance.PENDING), ("2010-03-20", Compliance.DUE), ("2010-06-08", after)]
+    # Every failure is OVERDUE after the deadline; a drained (WARNING) one alarms WARNING (probe exit 1).
+    cases = [("2010-01-15", Compliance.PENDING), ("2010-03-20", Compliance.DUE), ("2010-06-08", Compliance.OVERDUE)]
     for as_of, want in cases:
         compliance, message, perf = _run("RAL-LCG2", listing, as_of)
         assert compliance is want, (as_of, message)
@@ -233,7 +232,7 @@ def test_observation_data_is_the_matched_matrix() -> None:
 @pytest.mark.parametrize("site, code, first", [
     ("RAL-LCG2", 0, "FTS_CHANNELS OK - {f}: fts-t1-channels COMPLIANT: 11/11 required channels Active and configured"
                     " | channels_missing=0;;;0;11 channels_ok=11;;;0;11 channels_required=11;;;0"),
-    ("FZK-LCG2", 1, "FTS_CHANNELS WARNING - {f}: fts-t1-channels DUE: channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) is Drain"),
+    ("FZK-LCG2", 1, "FTS_CHANNELS WARNING - {f}: fts-t1-channels OVERDUE: channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) is Drain"),
     ("SARA-MATRIX", 2, "FTS_CHANNELS CRITICAL - {f}: fts-t1-channels OVERDUE: channel NDGF-SARA"),
 ])
 def test_probe_exit_codes(site: str, code: int, first: str) -> None:

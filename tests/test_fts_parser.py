@@ -147,7 +147,7 @@ def test_unusable_files_raise_one_line_naming_the_file(tmp_path: Path, content: 
 
 
 def test_directory_and_oversized_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(SourceError, match="is a directory"):
+    with pytest.raises(SourceError, match="a directory, not a regular file"):
         read_channel_list(str(tmp_path), Deadline(5))
     import gridready.fts.channels as channels
     monkeypatch.setattr(channels, "MAX_BYTES", 100)

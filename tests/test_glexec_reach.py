@@ -206,7 +206,7 @@ def test_probe_against_silent_service_times_out_with_the_stage(tmp_path: Path) -
         assert done.returncode == 3 and done.stderr == ""
         stage = f"timeout after 1.5s while TLS handshake with SCAS at 127.0.0.1:{server.port}"
         assert done.stdout.splitlines() == [f"GLEXEC UNKNOWN - reach UNKNOWN: {stage}",
-                                            f"[UNKNOWN] reach: {stage} (deadline 2010-05-31, overdue 8 days)"]
+                                            f"[UNKNOWN] reach: {stage} (deadline 2010-05-31)"]
         assert elapsed < 6
         done = run_py(REPO / "probes" / "check_glexec", *args, "-t", "1", "--timeout-state", "critical", timeout=20)
         assert done.returncode == 2

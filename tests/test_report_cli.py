@@ -127,7 +127,7 @@ def test_json_report_is_exactly_the_matrix(history: tuple[str, Path, Path],
              "counts": {"COMPLIANT": 1, "OVERDUE": 1, "WAIVED": 1}},
             {"id": "fts", "title": "FTS channels", "deadline": "2010-03-31", "compliant": 1, "applicable": 2,
              "check": "fts_channels", "source": "GDB 2010-02", "warn_days": 30,
-             "counts": {"COMPLIANT": 1, "DUE": 1, "NOT_APPLICABLE": 1}}],
+             "counts": {"COMPLIANT": 1, "NOT_APPLICABLE": 1, "OVERDUE": 1}}],
         "sites": [
             {"name": "CERN-PROD", "tier": 0, "wlcg_name": "CH-CERN", "milestones": [
                 cell("COMPLIANT", "OK", at, "published as 'xroot'", -8, "castor.cern.ch:1094"),
@@ -136,8 +136,8 @@ def test_json_report_is_exactly_the_matrix(history: tuple[str, Path, Path],
             {"name": "pic", "tier": 1, "wlcg_name": "ES-PIC", "milestones": [
                 cell("WAIVED", "OK", at, "published as 'xrootd'; waived until 2010-12-31: agreed at the GDB", -8,
                      "srm.pic.es:1094", "publish xroot", {"reason": "agreed at the GDB", "expires": "2010-12-31"}),
-                # Ingested DUE after its deadline: a degraded failure, which never becomes OVERDUE.
-                cell("DUE", "WARNING", at, "channel STAR-PIC is Drain", -191, "fts.pic.es", mid="fts")]},
+                # Ingested DUE after its deadline: a degraded failure, OVERDUE but alarming WARNING.
+                cell("OVERDUE", "WARNING", at, "channel STAR-PIC is Drain", -191, "fts.pic.es", mid="fts")]},
             {"name": "RAL-LCG2", "tier": 1, "wlcg_name": "UK-T1-RAL", "milestones": [
                 cell("OVERDUE", "CRITICAL", "2010-06-08T10:05:00Z", "published as 'root'", -8, "b.rl.ac.uk:1094",
                      "publish xroot"),
@@ -148,7 +148,7 @@ def test_json_report_is_exactly_the_matrix(history: tuple[str, Path, Path],
 @pytest.mark.parametrize("args, code", [
     (["--milestone", "xroot", "--as-of", "2010-06-08"], 0),    # RAL pending, pic waived
     (["--milestone", "xroot", "--as-of", "2010-09-15"], 1),    # RAL due
-    (["--as-of", "2010-06-08"], 1),                            # pic's drained FTS channel is due
+    (["--as-of", "2010-06-08"], 2),                            # pic's drained FTS channel is overdue
     (["--as-of", "2010-10-01"], 2),                            # RAL overdue
 ])
 def test_exit_code(history: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str], args: list[str],
@@ -174,7 +174,7 @@ def test_since_lists_newly_compliant_and_regressions(history: tuple[str, Path, P
     assert doc["changes"] == [
         {"site": "CERN-PROD", "milestone": "xroot", "from": "COMPLIANT", "to": "PENDING", "kind": "regression"},
         {"site": "RAL-LCG2", "milestone": "xroot", "from": "PENDING", "to": "COMPLIANT", "kind": "newly-compliant"}]
-    assert rc == 1
+    assert rc == 2                                              # pic's drained FTS channel is overdue
     rc, out, _ = report(capsys, db, rules, inventory, "--as-of", "2010-06-22", "--since", "2010-06-15")
     assert out.endswith("Changes since 2010-06-15:\n"
                         "  CERN-PROD xroot: COMPLIANT -> PENDING (regression)\n"
@@ -204,7 +204,7 @@ def test_markdown_and_ssb_through_the_cli(history: tuple[str, Path, Path],
         ["CERN-PROD", "xroot:COMPLIANT", "green", "https://ssb.example/CERN-PROD"],
         ["CERN-PROD", "fts:NOT_APPLICABLE", "green", "https://ssb.example/CERN-PROD"],
         ["pic", "xroot:WAIVED", "green", "https://ssb.example/pic"],
-        ["pic", "fts:DUE", "yellow", "https://ssb.example/pic"],
+        ["pic", "fts:OVERDUE", "red", "https://ssb.example/pic"],
         ["RAL-LCG2", "xroot:OVERDUE", "red", "https://ssb.example/RAL-LCG2"],
         ["RAL-LCG2", "fts:COMPLIANT", "green", "https://ssb.example/RAL-LCG2"]]
     assert all(len(fields[0]) == 19 and fields[0][10] == " " for fields in lines)

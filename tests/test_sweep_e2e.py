@@ -137,7 +137,7 @@ EXPECTED_MATRIX = {
     #                 glexec-scas-argus-t1  dcache-supported-release  xrootd-protocol-string  fts-t1-channels
     "CERN-PROD":      ("NOT_APPLICABLE",    "NOT_APPLICABLE",         "COMPLIANT",            "COMPLIANT"),
     "BNL-ATLAS":      ("UNKNOWN",           "COMPLIANT",              "WAIVED",               "COMPLIANT"),
-    "FZK-LCG2":       ("UNKNOWN",           "COMPLIANT",              "PENDING",              "DUE"),
+    "FZK-LCG2":       ("UNKNOWN",           "COMPLIANT",              "PENDING",              "OVERDUE"),
     "IN2P3-CC":       ("UNKNOWN",           "DUE",                    "COMPLIANT",            "OVERDUE"),
     "INFN-T1":        ("UNKNOWN",           "NOT_APPLICABLE",         "NOT_APPLICABLE",       "OVERDUE"),
     "NDGF-T1":        ("WAIVED",            "COMPLIANT",              "PENDING",              "COMPLIANT"),

@@ -1,14 +1,19 @@
 """check_fts_channels: does a site's FTS serve the GDB Tier-0/1 channel matrix, in good shape?
 
 Two sources: an FTS 2 ``glite-transfer-channel-list -v`` dump (2010) or an
-FTS3 server's REST configuration (today). ``collect`` reads the source,
-works out from the inventory which channels the site's FTS must serve
-(gridready.fts.matrix) and matches them; ``assess`` applies one milestone's
-rules: FTS 2 channel states (Active OK, Drain/Inactive WARNING,
-Stopped/Halted CRITICAL, Archived = missing), streams and files within
-range, a share above 0 for every listed VO, a contact; FTS3 links with
-``min_active <= max_active`` and streams in range, the optimizer on, and no
-Tier-1 storage element throttled to ``max_active`` 0.
+FTS3 server's REST configuration (today). ``collect`` reads the source and
+works out from the inventory which site pairs the site's FTS must serve
+(gridready.fts.matrix); ``assess`` applies one milestone's rules.
+
+FTS 2 has channels: each required pair needs a channel (Active OK,
+Drain/Inactive WARNING, Stopped/Halted CRITICAL, Archived = missing), with
+streams and files within range, a share above 0 for every listed VO, a
+contact. FTS3 has no channels: a pair is served unless the configuration
+stops it (gridready.fts.serving: a zero ``max_active`` link or SE setting,
+a banned SE); the links that apply need ``min_active <= max_active`` and
+streams in range, and the optimizer must be on. A pair that cannot be
+judged (no storage in the inventory for a site, bans not read) makes the
+milestone UNKNOWN unless another pair already fails.
 
 Only light modules are imported here: the HTTP client comes in with
 gridready.fts.rest, and only on the ``--fts`` path.
@@ -26,12 +31,16 @@ from gridready.deadline import Deadline
 from gridready.errors import CheckError, UsageError
 from gridready.fts.channels import Channel, ChannelListing, read_channel_list
 from gridready.fts.matrix import RequiredChannel, endpoint_site, required_channels, storage_site
+from gridready.fts.serving import PairServing, judge_pairs
 from gridready.models import Inventory, Site
 
 if TYPE_CHECKING:
     from gridready.fts.rest import Fts3Config, Link
 
+TIER0 = 0
 TIER1 = 1
+#: Long-output lines per list (SEs, bans, uncounted channels) before "... and N more".
+_DETAIL_LINES = 50
 
 # Rank of an FTS 2 channel state: when several channels serve one pair (an
 # Archived old one next to its replacement), the best-ranked one counts.
@@ -206,6 +215,12 @@ class FtsChannelsCheck:
         data: FtsData = observation.data
         rules = Rules.from_expect(expect)
         if rules.matrix and not data.required:
+            if data.tier == TIER0:
+                # CERN serves CERN-<T1> for every Tier-1: an inventory without
+                # Tier-1s says nothing about what it must serve.
+                summary = (f"the inventory {data.inventory.path} lists no Tier-1 sites, so the channels "
+                           f"Tier-0 site {data.site} must serve are not known")
+                return Assessment((Finding(True, summary),), summary=summary, unknown=summary)
             return Assessment(applicable=False,
                               summary=f"site {data.site} (tier {data.tier}) has no FTS channel matrix to serve")
         if data.listing is not None:
@@ -235,9 +250,9 @@ def _fts2_observation(data: FtsData) -> Observation:
                            f"contact {channel.contact or '(null)'}, files {channel.files}, "
                            f"streams {channel.streams}, VO shares {_shares(channel)}")
     used = {id(c) for c in matched.values() if c is not None}
-    details.extend(f"not counted: {c.name} ({c.pair}) {c.state or ''}".rstrip()
-                   for c in data.listing.channels if id(c) not in used)
-    details.extend(f"unreadable: {p}" for p in data.listing.problems)
+    details.extend(_bounded([f"not counted: {c.name} ({c.pair}) {c.state or ''}".rstrip()
+                             for c in data.listing.channels if id(c) not in used], "channels not counted"))
+    details.extend(_bounded([f"unreadable: {p}" for p in data.listing.problems], "unreadable lines"))
     return Observation(target=data.server, data=data, metrics=_metrics(len(data.required), ok, missing),
                        details=details)
 
@@ -325,7 +340,12 @@ def _assess_fts2(data: FtsData, rules: Rules) -> Assessment:
     tail = f"; {unread} unreadable line{'s' if unread != 1 else ''} skipped (see -vv)" if unread else ""
     scope = f"{len(data.required)} required" if rules.matrix else f"{len(checked)}"
     summary = f"{active}/{scope} channels Active and configured{tail}"
-    return Assessment(tuple(findings) or (Finding(True, summary),), summary=summary)
+    unknown = ""
+    if not checked and not findings:
+        # Only Archived channels: nothing was judged, which is no pass.
+        unknown = (f"{data.server}: no channel to judge ({len(data.listing.channels)} listed, "
+                   "all Archived)")
+    return Assessment(tuple(findings) or (Finding(True, summary),), summary=summary, unknown=unknown)
 
 
 # --- FTS3 --------------------------------------------------------------------
@@ -333,21 +353,40 @@ def _assess_fts2(data: FtsData, rules: Rules) -> Assessment:
 
 def _fts3_observation(data: FtsData) -> Observation:
     assert data.fts3 is not None
-    matched = match_links(data)
-    present = sum(1 for link in matched.values() if link is not None)
-    details = [f"FTS3 {data.server} as {data.fts3.identity or '(unknown DN)'}: {len(data.fts3.links)} links, "
-               f"{len(data.fts3.storages)} SEs, optimizer {'on' if data.fts3.optimizer else 'off'}; "
-               f"site {data.site} (tier {data.tier}) needs {len(data.required)}"]
-    for need, link in matched.items():
-        details.append(f"{need.name} ({need.pair}): missing" if link is None else
-                       f"{link.name} ({link.pair}): min_active {link.min_active}, max_active {link.max_active}, "
-                       f"nostreams {link.nostreams}")
-    for se in data.fts3.storages:
-        limits = ", ".join(f"{k} {v}" for k, v in se.limits.items()) or "no max_active limits"
-        details.append(f"SE {se.name}{f' ({se.site})' if se.site else ''}: {limits}")
-    return Observation(target=data.server, data=data,
-                       metrics=_metrics(len(data.required), present, len(data.required) - present),
+    config = data.fts3
+    judged = judge_pairs(config, data.inventory, data.required)
+    served = sum(1 for j in judged.values() if j.served)
+    stopped = sum(1 for j in judged.values() if j.fully_stopped)
+    bans = "not read" if config.banned is None else str(len(config.banned))
+    details = [f"FTS3 {data.server} as {config.identity or '(unknown DN)'}: {len(config.links)} links, "
+               f"{len(config.storages)} SEs configured, {bans} banned SEs, "
+               f"optimizer {'on' if config.optimizer else 'off'}; "
+               f"site {data.site} (tier {data.tier}) needs {len(data.required)} pairs served"]
+    for need, judgement in judged.items():
+        details.append(f"{need.name} ({need.pair}): {_serving_text(judgement)}")
+    details.extend(_bounded([f"SE {se.name}{f' ({se.site})' if se.site else ''}: "
+                             f"{', '.join(f'{k} {v}' for k, v in se.limits.items()) or 'no max_active limits'}"
+                             for se in config.storages], "SE settings"))
+    details.extend(_bounded([f"banned: SE {b.storage}{f' for VO {b.vo}' if b.vo else ''}"
+                             f"{f' ({b.status})' if b.status else ''}" for b in config.banned or ()], "bans"))
+    return Observation(target=data.server, data=data, metrics=_metrics(len(data.required), served, stopped),
                        details=details)
+
+
+def _bounded(lines: list[str], what: str) -> list[str]:
+    # A hostile or huge configuration must not make the long output unbounded.
+    if len(lines) <= _DETAIL_LINES:
+        return lines
+    return lines[:_DETAIL_LINES] + [f"... and {len(lines) - _DETAIL_LINES} more {what}"]
+
+
+def _serving_text(judgement: PairServing) -> str:
+    if judgement.unknown:
+        return f"unknown: {judgement.unknown}"
+    if judgement.served:
+        links = sorted({p.link.name for p in judgement.se_pairs if p.link is not None})
+        return f"served ({'link ' + ', '.join(links) if links else 'no link configuration: defaults'})"
+    return "; ".join(f"{p.label} stopped: {', '.join(p.stops)}" for p in judgement.stopped)
 
 
 def _link_findings(link: Link, rules: Rules) -> list[Finding]:
@@ -356,9 +395,11 @@ def _link_findings(link: Link, rules: Rules) -> list[Finding]:
     if link.min_active is not None and link.max_active is not None and link.min_active > link.max_active:
         findings.append(Finding(False, f"{label}: min_active {link.min_active} > max_active {link.max_active}",
                                 f"set min_active <= max_active on link {link.name}"))
-    found = _in_range("streams", link.nostreams, rules.streams, label, "nostreams")
-    if found is not None:
-        findings.append(found)
+    # nostreams unset (null) leaves the streams to the optimizer: not a setting to judge.
+    if link.nostreams is not None:
+        found = _in_range("streams", link.nostreams, rules.streams, label, "nostreams")
+        if found is not None:
+            findings.append(found)
     return findings
 
 
@@ -376,33 +417,49 @@ def _tier1_se_findings(data: FtsData) -> list[Finding]:
     return findings
 
 
+def _pair_finding(judgement: PairServing, server: str) -> Finding:
+    need = judgement.need
+    stops = "; ".join(f"{p.label}: {', '.join(p.stops)}" for p in judgement.stopped)
+    fix = (f"let transfers run from {need.source} to {need.destination} on {server}: raise the zero "
+           "max_active settings above 0 or lift the ban (FTS3 /config/links, /config/se, /ban/se)")
+    if judgement.fully_stopped:
+        return Finding(False, f"{need.name} ({need.pair}) not served: {stops}", fix)
+    return Finding(False, f"{need.name} ({need.pair}) partly stopped: {stops}", fix, Severity.WARNING)
+
+
 def _assess_fts3(data: FtsData, rules: Rules) -> Assessment:
     config = data.fts3
     assert config is not None
     findings: list[Finding] = []
+    unknown: list[str] = []
     if rules.matrix:
-        checked: list[Link] = []
-        for need, link in match_links(data).items():
-            if link is None:
-                findings.append(Finding(False, f"link {need.name} ({need.pair}) missing",
-                                        f"configure a link from {need.source} to {need.destination} "
-                                        f"on {data.server} (FTS3 /config/links)"))
-            else:
-                checked.append(link)
+        checked: dict[str, Link] = {}
+        judged = judge_pairs(config, data.inventory, data.required)
+        for judgement in judged.values():
+            if judgement.unknown:
+                unknown.append(judgement.unknown)
+            elif judgement.stopped:
+                findings.append(_pair_finding(judgement, data.server))
+            for pair in judgement.se_pairs:
+                if pair.link is not None:
+                    checked.setdefault(pair.link.name, pair.link)
+        links = list(checked.values())
+        served = sum(1 for j in judged.values() if j.served)
     else:
-        checked = list(config.links)
-    good = 0
-    for link in checked:
-        own = _link_findings(link, rules)
-        findings.extend(own)
-        good += not own
+        links = list(config.links)
+        findings.extend(_tier1_se_findings(data))
+    for link in links:
+        findings.extend(_link_findings(link, rules))
     if rules.optimizer and not config.optimizer:
         findings.append(Finding(False, f"the optimizer is off on {data.server}",
                                 f"enable the FTS3 optimizer on {data.server}"))
-    findings.extend(_tier1_se_findings(data))
-    scope = f"{len(data.required)} required" if rules.matrix else f"{len(checked)}"
-    summary = f"{good}/{scope} links configured, optimizer {'on' if config.optimizer else 'off'}"
-    return Assessment(tuple(findings) or (Finding(True, summary),), summary=summary)
+    optimizer = f"optimizer {'on' if config.optimizer else 'off'}"
+    if rules.matrix:
+        summary = f"{served}/{len(data.required)} required pairs served, {optimizer}"
+    else:
+        summary = f"{len(links)} links configured, {optimizer}"
+    reason = "; ".join(dict.fromkeys(unknown))
+    return Assessment(tuple(findings) or (Finding(True, summary),), summary=summary, unknown=reason)
 
 
 CHECK = FtsChannelsCheck()

@@ -18,10 +18,11 @@ from types import MappingProxyType
 
 from gridready.deadline import Deadline
 from gridready.errors import SourceError
+from gridready.localfile import read_bytes
 
-#: Larger than any real listing (a few hundred channels is ~100 KiB); a bigger
-#: file is not a channel listing and is refused rather than read into memory.
-MAX_BYTES = 4 * 1024 * 1024
+#: Far larger than any real listing (a few hundred channels is ~100 KiB); a
+#: bigger file is not a channel listing and is refused rather than read.
+MAX_BYTES = 16 * 1024 * 1024
 
 #: ``*`` in a ``Between:`` line, and ``STAR`` in channel names, mean any site.
 ANY_SITE = "*"
@@ -244,17 +245,15 @@ def parse_channel_list(text: str, origin: str = "<listing>") -> ChannelListing:
 
 
 def read_channel_list(path: str, deadline: Deadline) -> ChannelListing:
-    """Read and parse a listing file; SourceError names the file when it is unusable."""
+    """Read and parse a listing file; SourceError names the file when it is unusable.
+
+    The file goes through gridready.localfile: a FIFO, a device or a
+    directory is refused without blocking, a file over ``MAX_BYTES`` is
+    refused, and the read stops at the probe's deadline. Parsing is linear in
+    the file's size.
+    """
     with deadline.during(f"reading FTS channel listing {path}"):
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
-        except IsADirectoryError:
-            raise SourceError(f"{path}: is a directory, not an FTS channel listing") from None
-        except OSError as exc:
-            raise SourceError(f"{path}: cannot read FTS channel listing: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise SourceError(f"{path}: larger than {MAX_BYTES} bytes, not an FTS channel listing")
+        data = read_bytes(path, max_bytes=MAX_BYTES, deadline=deadline, what="FTS channel listing")
     nul = data.find(b"\0")
     if nul >= 0:
         raise SourceError(f"{path}: binary data (NUL byte at offset {nul}), not an FTS channel listing")

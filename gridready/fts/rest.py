@@ -1,7 +1,7 @@
 """FTS3 REST client: the link, storage and optimizer configuration of one server.
 
 Reads ``/whoami`` (proves the credentials are accepted), ``/config/links``,
-``/config/se`` and ``/optimizer`` over HTTPS with an X.509 client
+``/config/se``, ``/optimizer`` and ``/ban/se`` over HTTPS with an X.509 client
 certificate or proxy (gridready.sources.http does the transport, TLS,
 deadline and size bounds). Older FTS3 servers lack some of these resources
 and answer 404 or an HTML page: that is "unsupported on this server", an
@@ -10,7 +10,18 @@ field, since a server (or a proxy in front of it) may send anything.
 
 ``location`` may also be a saved configuration: one JSON file holding an
 object keyed by the REST paths (``whoami``, ``config/links``, ``config/se``,
-``optimizer``), so a site admin can reproduce a result offline.
+``optimizer``, and ``ban/se``), so a site admin can reproduce a result
+offline; it is read through gridready.localfile (regular files only, size
+cap, deadline). A saved file without ``ban/se`` leaves the banned SEs
+unknown (``Fts3Config.banned`` None), which the check reports as UNKNOWN.
+
+Payload shapes follow fts-rest (``controllers/config/links.py``,
+``config/se.py``, ``banning.py``): links are
+``{symbolicname, source, destination, min_active, max_active, ...}`` with
+SE names or ``*``; ``/config/se`` is ``{SE: {"se_info": {inbound_max_active,
+outbound_max_active, site, ...}, "operations": {...}}}`` (``*`` is the
+default SE); ``/ban/se`` is a list of ``{se, vo, status, message,
+addition_time, admin_dn}``.
 """
 
 from __future__ import annotations
@@ -27,7 +38,11 @@ if TYPE_CHECKING:
     from gridready.sources.http import TLSOptions
 
 #: The resources read, in order; whoami first so bad credentials fail on the cheapest call.
-PATHS = ("whoami", "config/links", "config/se", "optimizer")
+PATHS = ("whoami", "config/links", "config/se", "optimizer", "ban/se")
+#: What a saved configuration must hold (``ban/se`` may be missing: then bans are unknown).
+SAVED_REQUIRED = PATHS[:4]
+#: Cap for a saved configuration file (a real one is a few hundred KiB).
+SAVED_MAX_BYTES = 16 * 1024 * 1024
 _LINK_INTS = ("min_active", "max_active", "nostreams", "tcp_buffer_size")
 
 
@@ -58,6 +73,26 @@ class StorageConfig:
     site: str | None = None
     limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
+    @property
+    def inbound_max_active(self) -> int | None:
+        """Transfers at most into this SE; None when unset (a bare ``max_active`` counts both ways)."""
+        return self.limits.get("inbound_max_active", self.limits.get("max_active"))
+
+    @property
+    def outbound_max_active(self) -> int | None:
+        """Transfers at most out of this SE; None when unset."""
+        return self.limits.get("outbound_max_active", self.limits.get("max_active"))
+
+
+@dataclass(frozen=True)
+class BannedStorage:
+    """One ``/ban/se`` entry: the SE, the VO it is banned for (None: as stored), CANCEL/WAIT/WAIT_AS."""
+
+    storage: str
+    vo: str | None = None
+    status: str | None = None
+    message: str | None = None
+
 
 @dataclass(frozen=True)
 class Fts3Config:
@@ -66,6 +101,8 @@ class Fts3Config:
     links: tuple[Link, ...]
     storages: tuple[StorageConfig, ...]
     optimizer: bool
+    #: None when the banned SEs were not read (a saved file without ``ban/se``).
+    banned: tuple[BannedStorage, ...] | None = ()
 
 
 def read_fts3(location: str, deadline: Deadline, tls: TLSOptions) -> Fts3Config:
@@ -83,7 +120,8 @@ def read_fts3(location: str, deadline: Deadline, tls: TLSOptions) -> Fts3Config:
         location=location, identity=parse_whoami(docs["whoami"], where["whoami"]),
         links=parse_links(docs["config/links"], where["config/links"]),
         storages=parse_storages(docs["config/se"], where["config/se"]),
-        optimizer=parse_optimizer(docs["optimizer"], where["optimizer"]))
+        optimizer=parse_optimizer(docs["optimizer"], where["optimizer"]),
+        banned=parse_banned(docs["ban/se"], where["ban/se"]) if "ban/se" in docs else None)
 
 
 def _first_get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
@@ -121,20 +159,34 @@ def _get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
     if looks_like_html(content_type, body):
         raise SourceError(f"{url}: unsupported on this server (it answered an HTML page, not JSON); "
                           "is it an FTS3 REST endpoint (port 8446)?")
-    return parse_json(body, content_type, url)
+    return _json(body, content_type, url, from_url=True)
+
+
+def _json(body: bytes, content_type: str, where: str, *, from_url: bool) -> Any:
+    from gridready.sources.http import parse_json
+
+    try:
+        return parse_json(body, content_type, where, from_url=from_url)
+    except RecursionError:
+        # json's C scanner recurses per nesting level; no FTS3 document nests deeply.
+        raise SourceError(f"{where}: JSON nested too deeply, not an FTS3 document") from None
 
 
 def _saved(path: str, deadline: Deadline) -> tuple[dict[str, Any], dict[str, str]]:
-    from gridready.sources.http import fetch_json
+    from gridready.localfile import read_bytes
 
-    doc = fetch_json(path, deadline)
+    what = "saved FTS3 configuration"
+    with deadline.during(f"reading {what} {path}"):
+        body = read_bytes(path, max_bytes=SAVED_MAX_BYTES, deadline=deadline, what=what)
+    doc = _json(body, "", path, from_url=False)
     if not isinstance(doc, dict):
         raise SourceError(f"{path}: expected a JSON object keyed by FTS3 REST path "
                           f"({', '.join(PATHS)}), got {_kind(doc)}")
-    missing = [p for p in PATHS if p not in doc]
+    missing = [p for p in SAVED_REQUIRED if p not in doc]
     if missing:
         raise SourceError(f"{path}: saved FTS3 configuration lacks {', '.join(repr(m) for m in missing)}")
-    return {p: doc[p] for p in PATHS}, {p: f"{path} [{p}]" for p in PATHS}
+    present = [p for p in PATHS if p in doc]
+    return {p: doc[p] for p in present}, {p: f"{path} [{p}]" for p in PATHS}
 
 
 def _kind(value: Any) -> str:
@@ -231,6 +283,25 @@ def parse_storages(doc: Any, where: str) -> tuple[StorageConfig, ...]:
         storages.append(StorageConfig(name=str(name), site=site if isinstance(site, str) and site else None,
                                       limits=MappingProxyType(limits)))
     return tuple(storages)
+
+
+def parse_banned(doc: Any, where: str) -> tuple[BannedStorage, ...]:
+    """``/ban/se``: a list of ``{se, vo, status, message, ...}`` objects (fts-rest ``BannedSE``)."""
+    if not isinstance(doc, list):
+        raise SourceError(f"{where}: expected a list of banned SEs, got {_kind(doc)}")
+    banned: list[BannedStorage] = []
+    for i, item in enumerate(doc):
+        if not isinstance(item, dict):
+            raise SourceError(f"{where}: banned SE {i} is {_kind(item)}, expected an object")
+        storage = _text(item, "se", f"{where}: banned SE {i}")
+        extra: dict[str, str | None] = {}
+        for key in ("vo", "status", "message"):
+            value = item.get(key)
+            if value is not None and not isinstance(value, str):
+                raise SourceError(f"{where}: banned SE {storage}: '{key}' is {_kind(value)}, expected a string")
+            extra[key] = value.strip() or None if isinstance(value, str) else None
+        banned.append(BannedStorage(storage, **extra))
+    return tuple(banned)
 
 
 def parse_optimizer(doc: Any, where: str) -> bool:
