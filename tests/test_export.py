@@ -80,5 +80,14 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 def test_export_without_a_database_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "--db", str(tmp_path / "none.db")]) == 3
-    assert capsys.readouterr().err == f"gridready: {tmp_path / 'none.db'}: no such history database\n"
+    assert capsys.readouterr().err == f"gridready: {tmp_path / 'none.db'}: no such history database (--db)\n"
     assert not (tmp_path / "none.db").exists()
+
+
+def test_export_with_no_db_named_and_no_default_is_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["export"]) == 3
+    assert capsys.readouterr() == ("", "gridready: ./gridready.db: no such history database (no --db given): "
+                                       "nothing to export\n")
+    assert not (tmp_path / "gridready.db").exists()

@@ -30,7 +30,7 @@ def test_good_and_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "expected 'gridready.result/1'",
         f"gridready ingest: rejected {no_json}: not a gridready result: invalid JSON at line 1: "
         "Expecting property name enclosed in double quotes",
-        f"gridready ingest: rejected {missing}: cannot read: No such file or directory"]
+        f"gridready ingest: rejected {missing}: cannot read result file: No such file or directory"]
     assert out == f"ingested 2 results into {db}, rejected 3 files\n"
     with Store(db) as store:
         latest = {r.site: r for r in store.latest()}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,6 @@ import pytest
 from gridready.cli import main
 from gridready.report.schema import json_schema
 from gridready.store import Store
-from tests.helpers import run_py
 
 MILESTONES = ("glexec-scas-argus-t1", "dcache-supported-release", "xrootd-protocol-string", "fts-t1-channels")
 #: The example grid as README.md in config/example describes it, on 2010-06-08.
@@ -47,12 +48,18 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
+NOTE = ("showing the bundled example grid snapshot of 2010-06-08, not a sweep of yours: no --db given and "
+        "./gridready.db does not exist\n")
+
+
 def test_fresh_machine_report_is_the_example_snapshot(tmp_path: Path, no_network: None,
+                                                     monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     db = tmp_path / "gridready.db"
-    rc = main(["report", "--format", "json", "--db", str(db), "--as-of", "2010-06-08"])
+    monkeypatch.chdir(tmp_path)
+    rc = main(["report", "--format", "json", "--as-of", "2010-06-08"])
     out, err = capsys.readouterr()
-    assert err == f"no results in {db}: showing the bundled example grid snapshot of 2010-06-08\n"
+    assert err == NOTE
     doc = json.loads(out)
     jsonschema.validate(doc, json_schema())
     assert matrix(doc) == EXPECTED
@@ -72,20 +79,29 @@ def test_fresh_machine_report_is_the_example_snapshot(tmp_path: Path, no_network
     assert not db.exists()                      # looking does not create a database
 
 
-def test_an_empty_database_also_shows_the_snapshot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_named_database_is_reported_even_empty_never_the_example(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # The example is shown only when no --db is named and ./gridready.db does not exist.
     db = tmp_path / "empty.db"
     Store(db).close()
-    rc = main(["report", "--db", str(db), "--as-of", "2010-06-08", "--milestone", "fts-t1-channels"])
+    rc = main(["report", "--db", str(db), "--as-of", "2010-06-08", "--milestone", "fts-t1-channels",
+               "--format", "json"])
     out, err = capsys.readouterr()
-    assert err == f"no results in {db}: showing the bundled example grid snapshot of 2010-06-08\n"
-    assert "7/12 compliant" in out and rc == 2
+    assert err == f"{db} holds no results yet: every milestone is UNKNOWN (gridready sweep or ingest fill it)\n"
+    doc = json.loads(out)
+    assert doc["data_source"] == str(db) and rc == 0
+    assert {m["compliance"] for s in doc["sites"] for m in s["milestones"]} == {"UNKNOWN"}
+    assert main(["report", "--db", str(tmp_path / "typo.db"), "--as-of", "2010-06-08"]) == 3
+    assert capsys.readouterr() == ("", f"gridready: {tmp_path / 'typo.db'}: no such history database (--db)\n")
+    assert not (tmp_path / "typo.db").exists()
 
 
 def test_default_as_of_is_today_and_runs_as_a_process(tmp_path: Path) -> None:
-    done = run_py("-m", "gridready.cli", "report", "--format", "json", "--db", str(tmp_path / "none.db"))
+    done = subprocess.run([sys.executable, "-m", "gridready.cli", "report", "--format", "json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
     doc = json.loads(done.stdout)
     assert doc["as_of"] == datetime.now(timezone.utc).date().isoformat()
-    assert done.returncode == 2 and done.stderr.startswith("no results in ")
+    assert done.returncode == 2 and done.stderr == NOTE
     # Years later every failure is overdue, the degraded FTS channel too (it alarms WARNING).
     assert matrix(doc)["IN2P3-CC"][1] == "OVERDUE" and matrix(doc)["FZK-LCG2"][3] == "OVERDUE"
     assert doc["sites"][2]["milestones"][3]["state"] == "WARNING"

@@ -44,6 +44,10 @@ def test_each_bad_input_exits_2_naming_file_and_line(tmp_path: Path, edit: tuple
     assert line.startswith(f"{path}{where} ") and why in line
 
 
-def test_missing_file_exits_2(tmp_path: Path) -> None:
-    rc, _, err = validate(str(tmp_path / "nope.yaml"))
-    assert rc == 2 and err.strip() == f"{tmp_path / 'nope.yaml'}: no such file"
+def test_unreadable_file_is_an_error_exit_3(tmp_path: Path) -> None:
+    # Exit 2 means "invalid rules"; a file that cannot be read at all is an error like any other (exit 3).
+    for path, why in ((tmp_path / "nope.yaml", "No such file or directory"),
+                      (tmp_path, "a directory, not a regular file"),
+                      (Path("/dev/zero"), "a character device, not a regular file")):
+        rc, out, err = validate(str(path))
+        assert (rc, out, err) == (3, "", f"gridready: {path}: cannot read milestones file: {why}\n")

@@ -2,7 +2,7 @@
 
 One message per stored result (``key: value`` lines ended by ``EOT``), oldest
 first, for a message-broker publisher to send as they are. Exit 0, or 3 when
-the database cannot be read.
+the database is missing or cannot be read.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from gridready.commands import add_db_option
+from gridready.commands import DEFAULT_DB, add_db_option, db_to_read
+from gridready.errors import GridreadyError
 
 
 def add_parser(sub: Any) -> None:
@@ -21,7 +22,7 @@ def add_parser(sub: Any) -> None:
         "export", help="stored probe results as WLCG metricOutput messages",
         description="Print the stored probe results as WLCG metricOutput messages (key: value lines ended "
                     "by EOT), oldest first, ready for a message broker.",
-        epilog="Exit codes: 0 done, 3 the database cannot be read.")
+        epilog="Exit codes: 0 done, 3 the database is missing or cannot be read.")
     add_db_option(p)
     p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only results checked on or after this day")
     p.add_argument("--vo", metavar="NAME", help="add voName to every message")
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
     since = (datetime(args.since.year, args.since.month, args.since.day, tzinfo=timezone.utc)
              if args.since else None)
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    with Store(args.db, create=False) as store:
+    db = db_to_read(args)
+    if db is None:
+        raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to export")
+    with Store(db, create=False) as store:
         results = store.results(since)
     for result in results:
         sys.stdout.write(message(result, now, args.vo))

@@ -2,8 +2,9 @@
 
 Reads the latest result per site, milestone and target from the history
 and re-evaluates it against the current rules on ``--as-of``; ``--since``
-adds what changed. With no results in the database it shows the bundled
-example grid snapshot (file sources only, no network), saying so on stderr.
+adds what changed. With no ``--db`` named and no ``./gridready.db`` it shows
+the bundled example grid snapshot (file sources only, no network), saying so
+first on stderr; a named ``--db`` that does not exist is an error.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gridready.commands import add_db_option
+from gridready import escape
+from gridready.commands import DEFAULT_DB, add_db_option, db_to_read
 from gridready.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 SNAPSHOT_DATE = date(2010, 6, 8)
 SNAPSHOT_TIME = datetime(2010, 6, 8, 10, 0, 0, tzinfo=timezone.utc)
 FORMATS = ("table", "markdown", "json", "ssb")
+#: The first line on stderr whenever the report is of the example, not of a history.
+EXAMPLE_NOTE = f"showing the bundled example grid snapshot of {SNAPSHOT_DATE}, not a sweep of yours"
 
 
 def day(text: str) -> date:
@@ -42,8 +45,8 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The Tier-0/Tier-1 x milestone compliance matrix from the latest stored results, "
                     "re-evaluated against the current rules and waivers on --as-of.\n"
-                    "With no results in the database it shows the bundled example grid snapshot "
-                    f"of {SNAPSHOT_DATE}.",
+                    f"With no --db given and no {DEFAULT_DB} it shows the bundled example grid snapshot "
+                    f"of {SNAPSHOT_DATE} (and says so on stderr); a --db that does not exist is an error.",
         epilog="--since D compares with the matrix on day D (results checked before D): newly-compliant "
                "(now COMPLIANT), regression (was COMPLIANT, now fails), other (e.g. DUE -> OVERDUE).\n"
                "Exit codes: 0 all compliant, pending, waived, not applicable or unknown; 1 some DUE; "
@@ -105,20 +108,22 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(f"bad --ssb-url template {args.ssb_url!r}: use {{site}} and {{milestone}} ({exc})") \
                 from None
     as_of = args.as_of or datetime.now(timezone.utc).date()
+    if args.since is not None and args.since > as_of:
+        raise UsageError(f"--since {args.since} is later than --as-of {as_of}: nothing can have changed yet")
 
-    store = Store(args.db, create=False) if Path(args.db).exists() else None
-    if store is not None and store.count() == 0:
-        store.close()
-        store = None
-    if store is None:
-        print(f"no results in {args.db}: showing the bundled example grid snapshot of {SNAPSHOT_DATE}",
-              file=sys.stderr)
+    db = db_to_read(args)
+    if db is None:
+        print(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
         inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
         source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
         store = example_snapshot(rules)
     else:
+        store = Store(db, create=False)
+        if store.count() == 0:
+            print(f"{escape.terminal(db)} holds no results yet: every milestone is UNKNOWN "
+                  "(gridready sweep or ingest fill it)", file=sys.stderr)
         inventory_file = args.inventory or bundled.inventory_file()
-        source = args.db
+        source = db
     with store:
         inventory = load_inventory(inventory_file)
         sites = mx.report_sites(inventory.sites)

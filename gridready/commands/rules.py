@@ -1,7 +1,8 @@
 """``gridready rules validate [FILE]``: check a milestones file, every problem with file:line.
 
 Validates the check-specific ``expect`` of each milestone too, so it imports
-every check module. Exit 0 when valid, 2 when not.
+every check module. Exit 0 when valid, 2 when not, 3 when the file cannot be
+read at all (missing, a directory, a device, too large).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from typing import Any
 from gridready import bundled
 from gridready.configfile import load_rules
 from gridready.errors import ConfigError
+from gridready.escape import terminal
+from gridready.localfile import CONFIG_MAX_BYTES, read_bytes
 
 
 def add_parser(sub: Any) -> None:
     rules = sub.add_parser("rules", help="work with milestone rules")
     actions = rules.add_subparsers(dest="action", metavar="ACTION", required=True)
-    validate = actions.add_parser("validate", help="validate a milestones file (exit 0 valid, 2 invalid)")
+    validate = actions.add_parser("validate", help="validate a milestones file (exit 0 valid, 2 invalid, 3 unreadable)")
     validate.add_argument("file", nargs="?", help="milestones file (default: bundled)")
     validate.set_defaults(func=run_validate)
 
@@ -31,12 +34,14 @@ def expect_problems(check: str, expect: Mapping[str, Any]) -> Sequence[str]:
 
 def run_validate(args: argparse.Namespace) -> int:
     path = args.file or str(bundled.milestones_file())
+    # A file that cannot be read at all is an error (exit 3, one line), not invalid rules.
+    read_bytes(path, max_bytes=CONFIG_MAX_BYTES, what="milestones file")
     try:
         rules = load_rules(path, validate_expect=expect_problems)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{path}: INVALID ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''})")
+            print(terminal(problem), file=sys.stderr)
+        print(terminal(f"{path}: INVALID ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''})"))
         return 2
-    print(f"{path}: OK ({len(rules.milestones)} milestones, {len(rules.waivers)} waivers)")
+    print(terminal(f"{path}: OK ({len(rules.milestones)} milestones, {len(rules.waivers)} waivers)"))
     return 0

@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, TextIO
 
-from gridready.commands import add_db_option
+from gridready.commands import add_db_option, db_to_write
+from gridready import escape
 from gridready.errors import UsageError
 
 
@@ -85,8 +86,9 @@ def run(args: argparse.Namespace) -> int:
     rules = load_rules(args.milestones or bundled.milestones_file(), validate_expect=expect_validator)
     inventory = load_inventory(args.inventory or bundled.inventory_file())
     as_of = args.as_of or datetime.now(timezone.utc).date()
+    db = db_to_write(args)
     progress = Progress(sys.stderr)
-    with Store(args.db) as store:
+    with Store(db) as store:
         def emit(done: Done) -> None:
             store.add(done.result, done.outcomes, origin=done.origin, target=done.target, source=done.source)
 
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                               credentials=credentials).run(emit, progress)
         finally:
             progress.close()
-    print(f"swept {len(inventory.sites)} sites: {summary.results} results stored in {args.db} "
+    print(f"swept {len(inventory.sites)} sites: {summary.results} results stored in {escape.terminal(db)} "
           f"({summary.unknown} with UNKNOWN milestones, {summary.timed_out} timed out) "
           f"in {summary.seconds:.1f}s")
     return 0
