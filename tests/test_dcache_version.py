@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridready.dcache.version import DcacheVersion, VersionError, VersionPattern, is_golden, parse_series
+from gridready.dcache.version import (STAGES, DcacheVersion, VersionError, VersionPattern, is_golden,
+                                      parse_series)
 
 V = DcacheVersion.parse
 
@@ -23,6 +24,19 @@ V = DcacheVersion.parse
     ("dCache 2.14.3", (2, 14), 3, "2.14.3", None),
     ("1.9.5", (1, 9, 5), None, "1.9.5", None),
     ("2.10", (2, 10), None, "2.10", None),
+    # Forms dCache really published (info service, GLUE) or tagged.
+    ("2.6.0-SNAPSHOT", (2, 6), 0, "2.6.0-SNAPSHOT", None),
+    ("2.13.0-snapshot", (2, 13), 0, "2.13.0-SNAPSHOT", None),
+    ("2.8-3 (ns=Chimera)", (2, 8), 3, "2.8.3", "ns=Chimera"),
+    ("2.10.62-1", (2, 10), 62, "2.10.62", None),
+    ("2.6.0-rc1", (2, 6), 0, "2.6.0-rc1", None),
+    ("3.0.0-RC2", (3, 0), 0, "3.0.0-rc2", None),
+    ("2.1.0_pre", (2, 1), 0, "2.1.0-pre", None),
+    ("1.9.5-20rc1", (1, 9, 5), 20, "1.9.5-20rc1", None),
+    ("1.9.3-1rc", (1, 9, 3), 1, "1.9.3-1rc", None),
+    ("1.9.5-preview3", (1, 9, 5), None, "1.9.5-preview3", None),
+    ("production-1.9.5-19 (ns=PNFS)", (1, 9, 5), 19, "1.9.5-19", "ns=PNFS"),
+    ("production-1.8.0-15", (1, 8, 0), 15, "1.8.0-15", None),
 ])
 def test_parses_published_forms(text: str, series: tuple[int, ...], patch: int | None,
                                 canonical: str, note: str | None) -> None:
@@ -33,6 +47,24 @@ def test_parses_published_forms(text: str, series: tuple[int, ...], patch: int |
     assert version.text == text.strip()
 
 
+def test_prerelease_orders_below_its_release() -> None:
+    assert V("2.6.0-SNAPSHOT") < V("2.6.0") and V("2.6.0-SNAPSHOT") > V("2.5.12")
+    assert V("2.6.0-SNAPSHOT") < V("2.6.0-rc1") < V("2.6.0-rc2") < V("2.6.0")
+    assert V("1.9.5-19") < V("1.9.5-20rc1") < V("1.9.5-20")
+    assert V("1.9.5-preview3") < V("1.9.5") < V("1.9.5-0")
+    assert V("2.6.0-SNAPSHOT").prerelease and not V("2.6.0").prerelease
+    # A package build number is the same release; a two-part series' dash number is the bugfix.
+    assert V("2.10.62-1") == V("2.10.62-3") == V("2.10.62")
+    assert V("2.8-3 (ns=Chimera)") == V("2.8.3") and V("2.8-3") < V("2.8.4")
+
+
+def test_prerelease_patterns() -> None:
+    assert VersionPattern.parse("2.6.*").matches(V("2.6.0-SNAPSHOT"))
+    assert not VersionPattern.parse("2.6.0").matches(V("2.6.0-SNAPSHOT"))
+    assert VersionPattern.parse("*-SNAPSHOT").matches(V("2.6.0-SNAPSHOT"))
+    assert VersionPattern.parse("2.6.0-SNAPSHOT").matches(V("2.6.0-snapshot"))
+
+
 def test_namespace_note() -> None:
     assert V("1.9.5-19 (ns=Chimera)").namespace == "Chimera"
     assert V("1.9.5-19 (ns=PNFS)").namespace == "PNFS"
@@ -40,9 +72,9 @@ def test_namespace_note() -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "", "   ", "dCache", "unknown", "1.9", "1.9.5.19", "1.9.5-", "1.9.5-19-2", "2.10.62-1",
-    "2.6.0-rc1", "2.13.0-SNAPSHOT", "0.9.1", "2", "1.9.5-19 (ns=Chimera", "v2.10.62",
-    "1.9.5-19 trailing", "2.1.7-27",  # a CASTOR version is not a dCache one
+    "", "   ", "dCache", "unknown", "1.9", "1.9.5.19", "1.9.5-", "1.9.5-19-2", "2.10.62-1-1",
+    "2.6.0-rc1-rc2", "2.13.0-SNAPSHOTS", "2.6.0-final", "0.9.1", "2", "1.9.5-19 (ns=Chimera",
+    "v2.10.62", "1.9.5-19 trailing", "2.10.62.1", "2.8-3-1", "SNAPSHOT",
 ])
 def test_unparseable_names_the_string(text: str) -> None:
     with pytest.raises(VersionError) as raised:
@@ -117,10 +149,16 @@ def test_bad_patterns(pattern: str) -> None:
 # --- properties ----------------------------------------------------------------
 
 _patch = st.one_of(st.none(), st.integers(0, 999))
-_v1 = st.builds(lambda minor, micro, patch: DcacheVersion((1, minor, micro), patch),
-                st.integers(0, 20), st.integers(0, 30), _patch)
-_v2 = st.builds(lambda major, minor, patch: DcacheVersion((major, minor), patch),
-                st.integers(2, 40), st.integers(0, 30), _patch)
+_stage = st.one_of(st.none(), st.none(), st.sampled_from(STAGES))
+_stage_number = st.one_of(st.none(), st.integers(0, 9))
+_v1 = st.builds(lambda minor, micro, patch, stage, number:
+                DcacheVersion((1, minor, micro), patch, stage=stage,
+                              stage_number=number if stage else None),
+                st.integers(0, 20), st.integers(0, 30), _patch, _stage, _stage_number)
+_v2 = st.builds(lambda major, minor, patch, stage, number:
+                DcacheVersion((major, minor), patch, stage=stage,
+                              stage_number=number if stage else None),
+                st.integers(2, 40), st.integers(0, 30), _patch, _stage, _stage_number)
 versions = st.one_of(_v1, _v2)
 
 
@@ -165,5 +203,5 @@ def test_ordering_survives_formatting(a: DcacheVersion, b: DcacheVersion) -> Non
 @given(versions)
 def test_series_start_sorts_first(version: DcacheVersion) -> None:
     start = DcacheVersion(version.series)
-    assert start <= version
+    assert start <= version or version.prerelease and version.patch is None
     assert is_golden(version.series) == version.golden

@@ -1,14 +1,24 @@
 """The dCache release version: parsing, total ordering, series and patterns.
 
-dCache has written its version two ways. Up to 1.9.x a release is a
-three-number series plus a patch level after a dash (``1.9.5-19``), often as a
-build string (``production-1.9.5-23``) or with the name space the SE publishes
-in GLUE (``1.9.5-19 (ns=Chimera)``). From 2.0 on it is plain ``major.minor.bugfix``
-(``2.10.62``, ``9.2.21``) whose series is ``major.minor``. Both forms parse into
-one ordered type so a rule like "at least 1.9.5-0" also accepts ``2.10.62``.
+dCache has written its version several ways, all of which reach GLUE, SRR and
+the info service as they were built (facts from dCache's release tags and its
+info provider, which only strips ``production-``):
 
-A version without its patch level (``1.9.5``, ``2.10``) names the start of its
-series: it sorts before every release of that series.
+- up to 1.9.x a three-number series plus a patch level after a dash
+  (``1.9.5-19``), as a build string (``production-1.9.5-23``), with the name
+  space GLUE publishes (``1.9.5-19 (ns=Chimera)``), and pre-releases
+  (``1.9.5-20rc1``, ``1.9.3-1rc``, ``1.9.5-preview3``);
+- from 2.0 on plain ``major.minor.bugfix`` (``2.10.62``, ``9.2.21``) whose
+  series is ``major.minor``; development builds carry a Maven qualifier
+  (``2.6.0-SNAPSHOT``, ``3.0.0-rc1``, ``2.1.0_pre``); a package build number
+  may follow (``2.10.62-1``: the same release); a two-part series with a dash
+  patch was published too (``2.8-3 (ns=Chimera)``, i.e. 2.8.3).
+
+All parse into one ordered type so a rule like "at least 1.9.5-0" also
+accepts ``2.10.62``. A pre-release sorts below the release it precedes
+(``2.6.0-SNAPSHOT < 2.6.0``, ``1.9.5-20rc1 < 1.9.5-20``). A version without
+its patch level (``1.9.5``, ``2.10``) names the start of its series: it sorts
+before every release of that series.
 """
 
 from __future__ import annotations
@@ -21,14 +31,20 @@ from dataclasses import dataclass, field
 Series = tuple[int, ...]
 
 # One published string: optional "dCache " (xrootd kXR_Qconfig answers "dCache 2.14.3")
-# and "production-" (1.9 build strings), the numbers, an optional -patch (1.x only)
-# and an optional parenthesised note such as "(ns=Chimera)".
+# and "production-" (1.9 build strings), the numbers, an optional -patch (1.x,
+# or 2.x two-part series) or package build (2.x three-part), an optional
+# pre-release qualifier, and an optional parenthesised note such as "(ns=Chimera)".
 _VERSION = re.compile(
     r"(?:dcache[ \t]+)?(?:production-)?"
     r"(?P<numbers>[0-9]{1,6}(?:\.[0-9]{1,6}){0,3})"
     r"(?:-(?P<patch>[0-9]{1,6}))?"
+    r"(?:[-_.]?(?P<stage>snapshot|preview|pre|alpha|beta|rc)(?P<stagenum>[0-9]{1,6})?)?"
     r"(?:[ \t]*\((?P<note>[^()]*)\))?",
     re.IGNORECASE)
+
+#: Pre-release qualifiers, lowest first; a release ranks above all of them.
+STAGES = ("snapshot", "pre", "preview", "alpha", "beta", "rc")
+_RELEASE_RANK = len(STAGES)
 
 # Series published as golden before the "every N.2" rule (DOMAIN.md).
 _EARLY_GOLDEN: frozenset[Series] = frozenset({
@@ -46,7 +62,7 @@ def series_name(series: Series) -> str:
 def parse_series(text: str) -> Series:
     """A series name (``1.9.5``, ``2.10``, ``9.2``) as numbers."""
     version = DcacheVersion.parse(text)
-    if version.patch is not None:
+    if version.patch is not None or version.stage is not None:
         raise VersionError(f"'{text.strip()}' is a release, not a dCache series "
                            f"(the series is {version.series_name})")
     return version.series
@@ -78,6 +94,10 @@ class DcacheVersion:
     note: str | None = field(default=None)
     #: The string as it was published.
     text: str = field(default="")
+    #: Pre-release qualifier (one of STAGES, lower case), None for a release.
+    stage: str | None = field(default=None)
+    #: Number after the qualifier ("rc1" -> 1), None when there is none.
+    stage_number: int | None = field(default=None)
 
     @classmethod
     def parse(cls, text: str) -> DcacheVersion:
@@ -89,17 +109,22 @@ class DcacheVersion:
         if not match:
             raise VersionError(f"unparseable dCache version '{_short(stripped)}'")
         numbers = tuple(int(n) for n in match["numbers"].split("."))
-        patch = int(match["patch"]) if match["patch"] is not None else None
+        dashed = int(match["patch"]) if match["patch"] is not None else None
         note = match["note"].strip() if match["note"] is not None else None
+        stage = match["stage"].lower() if match["stage"] is not None else None
+        stage_number = int(match["stagenum"]) if match["stagenum"] is not None else None
         if numbers[0] == 1:
             # 1.x: the series has three numbers and the patch follows a dash.
             if len(numbers) != 3:
                 raise VersionError(f"unparseable dCache version '{_short(stripped)}' "
                                    "(1.x releases look like 1.9.5-19)")
-            return cls(numbers, patch, note, stripped)
-        if numbers[0] >= 2 and patch is None and len(numbers) in (2, 3):
-            series = numbers[:2]
-            return cls(series, numbers[2] if len(numbers) == 3 else None, note, stripped)
+            return cls(numbers, dashed, note, stripped, stage, stage_number)
+        if numbers[0] >= 2 and len(numbers) == 3:
+            # 2.10.62-1: the dash number is the package build of the same release.
+            return cls(numbers[:2], numbers[2], note, stripped, stage, stage_number)
+        if numbers[0] >= 2 and len(numbers) == 2:
+            # 2.10 is the series; 2.8-3 was published for release 2.8.3.
+            return cls(numbers, dashed, note, stripped, stage, stage_number)
         raise VersionError(f"unparseable dCache version '{_short(stripped)}' "
                            "(expected 1.9.5-19 or 2.10.62 style)")
 
@@ -107,7 +132,15 @@ class DcacheVersion:
     def key(self) -> tuple[int, ...]:
         # -1 puts a bare series before its first release (patch 0). Series of one
         # major version all have the same length, so plain tuple order is total.
-        return (*self.series, -1 if self.patch is None else self.patch)
+        # Then the stage: every pre-release below the release (rank len(STAGES)).
+        rank = _RELEASE_RANK if self.stage is None else STAGES.index(self.stage)
+        number = -1 if self.stage_number is None else self.stage_number
+        return (*self.series, -1 if self.patch is None else self.patch, rank, number)
+
+    @property
+    def prerelease(self) -> bool:
+        """A development or candidate build (SNAPSHOT, preview, rc...), not a release."""
+        return self.stage is not None
 
     @property
     def series_name(self) -> str:
@@ -130,11 +163,23 @@ class DcacheVersion:
         return None
 
     def canonical(self) -> str:
-        """The release in its own series' form: ``1.9.5-19``, ``2.10.62``, or the bare series."""
+        """The release in its own series' form.
+
+        ``1.9.5-19``, ``2.10.62``, the bare series ``2.10``, and pre-releases
+        as dCache wrote them: ``1.9.5-20rc1``, ``1.9.5-preview3``, ``2.6.0-SNAPSHOT``.
+        """
         if self.patch is None:
-            return self.series_name
-        separator = "-" if self.series[0] == 1 else "."
-        return f"{self.series_name}{separator}{self.patch}"
+            text = self.series_name
+        else:
+            separator = "-" if self.series[0] == 1 else "."
+            text = f"{self.series_name}{separator}{self.patch}"
+        if self.stage is None:
+            return text
+        qualifier = "SNAPSHOT" if self.stage == "snapshot" else self.stage
+        qualifier += "" if self.stage_number is None else str(self.stage_number)
+        # 1.x candidates were tagged "1.9.5-20rc1"; everything else "-qualifier".
+        glued = self.series[0] == 1 and self.patch is not None
+        return f"{text}{'' if glued else '-'}{qualifier}"
 
     def __str__(self) -> str:
         return self.canonical()
@@ -156,8 +201,8 @@ class DcacheVersion:
         return hash(self.key)
 
 
-# A deny pattern: version characters and the glob wildcards * and ?.
-_PATTERN = re.compile(r"[0-9*?][0-9.*?-]*")
+# A deny pattern: version characters (qualifiers included) and the glob wildcards * and ?.
+_PATTERN = re.compile(r"[0-9*?][0-9A-Za-z.*?_-]*")
 
 
 @dataclass(frozen=True)
