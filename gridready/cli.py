@@ -42,6 +42,7 @@ COMMANDS: dict[str, str] = {
     "report": "report",
     "export": "export",
     "nagios-config": "nagios_config",
+    "inventory": "inventory",
 }
 #: Every error, of arguments included: 2 means "some OVERDUE" for report.
 ERROR_EXIT = 3
