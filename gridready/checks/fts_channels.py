@@ -386,7 +386,7 @@ def _serving_text(judgement: PairServing) -> str:
     if judgement.served:
         links = sorted({p.link.name for p in judgement.se_pairs if p.link is not None})
         return f"served ({'link ' + ', '.join(links) if links else 'no link configuration: defaults'})"
-    return "; ".join(f"{p.label} stopped: {', '.join(p.stops)}" for p in judgement.stopped)
+    return " / ".join(f"{p.label} stopped: {', '.join(p.stops)}" for p in judgement.stopped)
 
 
 def _link_findings(link: Link, rules: Rules) -> list[Finding]:
@@ -419,7 +419,8 @@ def _tier1_se_findings(data: FtsData) -> list[Finding]:
 
 def _pair_finding(judgement: PairServing, server: str) -> Finding:
     need = judgement.need
-    stops = "; ".join(f"{p.label}: {', '.join(p.stops)}" for p in judgement.stopped)
+    # " / " between SE pairs: "; " separates findings in the milestone message.
+    stops = " / ".join(f"{p.label}: {', '.join(p.stops)}" for p in judgement.stopped)
     fix = (f"let transfers run from {need.source} to {need.destination} on {server}: raise the zero "
            "max_active settings above 0 or lift the ban (FTS3 /config/links, /config/se, /ban/se)")
     if judgement.fully_stopped:

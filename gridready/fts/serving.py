@@ -45,10 +45,14 @@ _LIST_AT_MOST = 5
 
 @dataclass(frozen=True)
 class SePair:
-    """One (source SE, destination SE) pair of a site pair; None is "any SE" (a STAR source)."""
+    """One (source SE, destination SE) pair of a site pair.
 
-    source: str | None
-    destination: str | None
+    An end is the SE host, ``*`` for any SE (a STAR source), or the site name
+    when the inventory lists no storage for it (only wildcard settings apply).
+    """
+
+    source: str
+    destination: str
     #: Why this SE pair is stopped; empty when it is served.
     stops: tuple[str, ...]
     #: The link setting that applies (None: no link configuration, the defaults).
@@ -56,7 +60,7 @@ class SePair:
 
     @property
     def label(self) -> str:
-        return f"{self.source or ANY} -> {self.destination or ANY}"
+        return f"{self.source} -> {self.destination}"
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,9 @@ class _Judge:
             stops.append(f"SE {into.name} has inbound_max_active 0")
         for key in src_keys + dst_keys:
             stops.extend(_ban_text(ban) for ban in self.bans.get(key, ()))
-        return SePair(src, dst, tuple(dict.fromkeys(stops)), link)
+        src_text = src if src is not None else (src_site if src_site is not None else ANY)
+        dst_text = dst if dst is not None else dst_site
+        return SePair(src_text, dst_text, tuple(dict.fromkeys(stops)), link)
 
     def judge(self, need: RequiredChannel) -> PairServing:
         if not self.bans_read:
