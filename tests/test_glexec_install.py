@@ -196,23 +196,24 @@ def _rewrite(path: str, text: str | bytes) -> Callable[[Path], None]:
      "glexec.conf /etc/glexec.conf is writable by group and others (mode 0666)"),
     (_rewrite("/etc/glexec.conf", "[global]\nlinger = no\n"), "/etc/glexec.conf: no [glexec] section"),
     (_rewrite("/etc/glexec.conf", "[glexec]\nlinger no\n"),
-     "/etc/glexec.conf:2: expected 'key = value', got 'linger no'"),
+     "/etc/glexec.conf:2: expected 'key = value' or a [section] heading"),
     (_rewrite("/etc/glexec.conf", "linger = no\n[glexec]\n"),
      "/etc/glexec.conf:1: setting 'linger' before any [section]"),
     (_rewrite("/etc/glexec.conf", b"[glexec]\nlinger = \xff\n"),
-     "/etc/glexec.conf: not text (undecodable byte at offset 18)"),
+     "/etc/glexec.conf:2: not UTF-8 text"),
     (_rewrite("/etc/glexec.conf", CONF.replace("/etc/lcmaps/lcmaps-glexec.db", "/etc/lcmaps/missing.db")),
      "LCMAPS database /etc/lcmaps/missing.db (lcmaps_db_file in /etc/glexec.conf) not found"),
     (_rewrite("/etc/glexec.conf", CONF.replace("= glexec_get_account", "= get_account")),
      "account policy 'get_account' (lcmaps_get_account_policy) is not defined in /etc/lcmaps/lcmaps-glexec.db"),
     (_chmod("/etc/lcmaps/lcmaps-glexec.db", 0o646),
      "LCMAPS database /etc/lcmaps/lcmaps-glexec.db is writable by others (mode 0646)"),
-    (_rewrite("/etc/lcmaps/lcmaps-glexec.db", SCAS.replace("scasclient -> posix_enf", "scasclient -> posix")),
-     "LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db:15: policy 'glexec_get_account' uses 'posix', "
-     "which is not defined"),
+    (_rewrite("/etc/lcmaps/lcmaps-glexec.db", SCAS.replace("scasclient -> posix_enf", "scasclient posix_enf")),
+     "LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db:15: a rule in policy 'glexec_get_account' "
+     "needs '->' after its first name, got a name"),
     (_rewrite("/etc/lcmaps/lcmaps-glexec.db", SCAS.replace('" -maxuid 1"', '" -maxuid 1')),
-     "LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db:11: unterminated string "
-     "(a quoted fragment must end on its line)"),
+     # The lost quote pairs with the next one, leaving the option outside any string.
+     "LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db:11: unexpected character at column 50 "
+     "(names are letters, digits, '_', '.' and '/')"),
 ])
 def test_broken_installations_are_critical_with_the_reason(node: Path, damage: Callable[[Path], None],
                                                            message: str) -> None:
@@ -332,8 +333,7 @@ def test_probe_executable_json_and_no_traceback_on_garbage(node: Path, tmp_path:
     done = run_py(REPO / "probes" / "check_glexec", *args)
     assert done.returncode == 2 and done.stderr == ""
     assert done.stdout.splitlines()[1].startswith(
-        "[CRITICAL] scas-argus: LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db: not text "
-        "(undecodable byte at offset 9)")
+        "[CRITICAL] scas-argus: LCMAPS database unusable: /etc/lcmaps/lcmaps-glexec.db:1: not UTF-8 text")
 
 
 def test_nothing_installed_is_one_finding(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from gridready.glexec import lcmaps
@@ -134,26 +136,36 @@ def test_module_with_directory_and_library_name() -> None:
     assert lcmaps.routing(lcmaps.parse(text, PATH)).services == {"argus"}
 
 
-@pytest.mark.parametrize("text, error", [
-    ('a = "x.mod"\np:\na -> b\n', f"{PATH}:3: policy 'p' uses 'b', which is not defined"),
-    ('a = "x.mod\np:\na\n', f"{PATH}:1: unterminated string (a quoted fragment must end on its line)"),
-    ('a = "x.mod"\n', f"{PATH}: no policy defined (expected a line 'name:' followed by rules)"),
+# Each of these is refused by liblcmaps 1.6 too (tests/test_glexec_lcmaps_library.py
+# runs the same texts through the library). No message quotes the file's text.
+MALFORMED = [
+    ('a = "x.mod\np:\na -> a\n', f"{PATH}:1: unterminated string (a quoted fragment must end on its line)"),
     ('a = "x.mod"\np:\na ->\n', f"{PATH}:3: expected a plugin name after '->', got end of line"),
     ('a = "x.mod"\np:\na -> a\n', f"{PATH}:3: policy 'p' loops back to 'a'"),
     ('a = "x.mod"\nb = "y.mod"\np:\na -> b\nb -> a\n', f"{PATH}:5: policy 'p' loops back to 'a'"),
-    ('a = "x.mod"\np:\n', f"{PATH}:2: policy 'p' has no rules"),
-    ('a = "x.mod"\na = "y.mod"\np:\na\n', f"{PATH}:2: plugin 'a' defined twice (first on line 1)"),
-    ('a = "x.mod"\np:\na\np:\na\n', f"{PATH}:4: policy 'p' defined twice (first on line 2)"),
-    ('a = "x.mod"\np:\na\na\n', f"{PATH}:4: policy 'p' has two rules for 'a' (first on line 3)"),
-    ('a = "x.mod"\na -> a\n', f"{PATH}:2: 'a' is neither a definition ('name = ...'), a policy ('name:') "
-                              "nor a rule inside a policy"),
-    ('a = \np:\na\n', f"{PATH}:1: expected a quoted value after 'a ='"),
-    ('a = "x.mod"\np: a\n', f"{PATH}:2: unexpected 'a' after policy 'p:'"),
-    ('a = "x.mod" b\np:\na\n', f"{PATH}:1: unexpected 'b' after the value of 'a'"),
-    ('a = "x.mod"\np:\na -> > b\n', f"{PATH}:3: unexpected character '>'"),
-    ('a = "   "\np:\na\n', f"{PATH}:1: plugin 'a' has an empty definition"),
-    ('p:\na = "x.mod"\na\n', f"{PATH}:2: plugin 'a' defined after the first policy"),
-])
+    ('a = "x.mod"\na = "y.mod"\np:\na -> a\n', f"{PATH}:2: plugin 'a' defined twice (first on line 1)"),
+    ('a = "x.mod"\nb = "y.mod"\np:\na -> b\np:\nb -> a\n',
+     f"{PATH}:5: policy 'p' defined twice (first on line 3)"),
+    ('a = "x.mod"\nb = "y.mod"\np:\na -> b\na -> b\n',
+     f"{PATH}:5: policy 'p' has two rules for 'a' (first on line 4)"),
+    ('a = "x.mod"\na -> a\n', f"{PATH}:2: a statement that is neither a definition ('name = ...') nor a "
+                              "policy ('name:') before the first policy"),
+    ('a = \np:\na -> a\n', f"{PATH}:1: expected a quoted value after 'a =', got end of line"),
+    ('a = "x.mod"\np:\na\n', f"{PATH}:3: a rule in policy 'p' needs '->' after its first name, got end of line"),
+    ('a = "x.mod"\nb = "y.mod"\np:\na -> b\nb\n',
+     f"{PATH}:5: a rule in policy 'p' needs '->' after its first name, got end of line"),
+    ('a = "x.mod" :\np:\na -> a\n', f"{PATH}:1: unexpected ':' after the value of 'a'"),
+    ('a = "x.mod"\np:\na -> > b\n', f"{PATH}:3: unexpected character at column 6 "
+                                      "(names are letters, digits, '_', '.' and '/')"),
+    ('a = "x.mod"\nb-1 = "y.mod"\np:\na -> b-1\n', f"{PATH}:2: unexpected character at column 2 "
+                                                    "(names are letters, digits, '_', '.' and '/')"),
+    ('p:\na = "x.mod"\na -> a\n', f"{PATH}:2: 'a' defined after the first policy (LCMAPS refuses that)"),
+    ('b = "y.mod"\np:\nb -> a\na = "x.mod"\n', f"{PATH}:4: 'a' defined after the first policy "
+                                                "(LCMAPS refuses that)"),
+]
+
+
+@pytest.mark.parametrize("text, error", MALFORMED)
 def test_malformed_database_names_file_and_line(text: str, error: str) -> None:
     with pytest.raises(LcmapsSyntaxError) as caught:
         lcmaps.parse(text, PATH)
@@ -169,3 +181,55 @@ def test_exponential_alternatives_are_refused_not_walked() -> None:
         lines.append(f"{names[i + 1]} -> {names[i + 2]}")
     with pytest.raises(LcmapsSyntaxError, match="too many alternative paths"):
         lcmaps.parse("\n".join(lines) + "\n", PATH)
+
+
+DATA = Path(__file__).parent / "data" / "lcmaps"
+
+
+@pytest.mark.parametrize("name, policy, describe, bypass", [
+    # The generator style of the issue: a fragment with no leading blank is an argument.
+    ("argus-generator.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)", 0),
+    ("argus-setuid-two-pepd.db", "glexec_get_account",
+     "Argus (https://argus01.example.org:8154/authz, https://argus02.example.org:8154/authz)", 0),
+    ("args-in-module-string.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)", 0),
+    ("odd-whitespace.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)", 0),
+    ("scas-yaim.db", "glexec_get_account", "SCAS (https://scas.example.org:8443)", 0),
+    # OSG's SCAS client under another name, option spelled --endpoint.
+    ("gums-osg.db", "glexec",
+     "SCAS (https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort)", 0),
+    ("scas-fallback-local.db", "glexec_get_account", "SCAS (https://scas.example.org:8443)", 1),
+    ("local-pool-only.db", "glexec_get_account", "local mapping only", 1),
+    ("argus-no-endpoint.db", "glexec_get_account", "Argus (no endpoint configured)", 0),
+])
+def test_production_styles_route_as_lcmaps_reads_them(name: str, policy: str, describe: str, bypass: int) -> None:
+    db = lcmaps.parse((DATA / name).read_text(), name)
+    routing = lcmaps.routing(db, [policy])
+    assert routing.describe() == describe
+    assert len(routing.bypassing(["scas", "argus"])) == bypass
+
+
+def test_scas_or_argus_plugin_without_endpoint_is_recorded() -> None:
+    routing = lcmaps.routing(lcmaps.parse((DATA / "argus-no-endpoint.db").read_text(), "x"))
+    assert [p.name for p in routing.no_endpoint] == ["pepc"] and routing.endpoints == ()
+    for flag in ("-endpoint", "--endpoint"):
+        text = f'a = "lcmaps_gums_client.mod" "{flag} https://g.example:8443/gums"\np:\na -> a2\na2 = "x"\n'
+        with pytest.raises(LcmapsSyntaxError, match="defined after the first policy"):
+            lcmaps.parse(text, "x")
+        text = f'a2 = "lcmaps_posix_enf.mod"\na = "lcmaps_gums_client.mod" "{flag} https://g.example:8443/gums"\n' \
+               "p:\na -> a2\n"
+        routing = lcmaps.routing(lcmaps.parse(text, "x"))
+        assert routing.no_endpoint == () and [e.url for e in routing.endpoints] == ["https://g.example:8443/gums"]
+
+
+def test_undefined_names_and_empty_policies_are_recorded_not_refused() -> None:
+    routing = lcmaps.routing(lcmaps.parse((DATA / "undefined-module-typo.db").read_text(), "x"))
+    assert [p.module for p in routing.undefined] == ["poxix_enf"]
+    db = lcmaps.parse((DATA / "empty-policy-first.db").read_text(), "x")
+    assert [(p.name, len(p.rules)) for p in db.policies] == [("placeholder", 0), ("glexec_get_account", 1)]
+    assert lcmaps.routing(db, ["placeholder"]).routes == ()
+    assert lcmaps.routing(lcmaps.parse("", "x")).routes == ()
+
+
+def test_negated_rule_is_unsupported_not_misread() -> None:
+    with pytest.raises(lcmaps.LcmapsUnsupported, match="negated"):
+        lcmaps.parse('a = "x.mod"\np:\n~a -> b\n', "x")

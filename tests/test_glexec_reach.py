@@ -186,7 +186,10 @@ def test_reachable_expected_but_no_endpoint(tmp_path: Path) -> None:
     assert "-endpoint" not in node_db
     code, lines = probe(node, milestone="reach")
     assert code == 2
-    assert lines[1] == overdue("reach", "no SCAS or Argus endpoint in the LCMAPS database to test")
+    # The endpoint-less SCAS plugin fails on its own (it cannot ask anyone), besides having nothing to dial.
+    assert lines[1] == overdue("reach", "SCAS plugin 'scasclient' (lcmaps_scas_client.mod, line 7) names no "
+                                        "endpoint, so it cannot ask any service; no SCAS or Argus endpoint in "
+                                        "the LCMAPS database to test")
 
 
 def test_bad_capath_is_a_usage_error(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
 from gridready.deadline import Deadline
-from gridready.errors import UsageError
+from gridready.errors import CheckError, UsageError
 from gridready.glexec import install, lcmaps
 from gridready.glexec.install import ConfError, FileFacts
 from gridready.models import Site
@@ -69,6 +69,8 @@ class GlexecFacts:
     db: FileFacts | None
     db_error: str | None
     routing: lcmaps.Routing | None
+    #: Why the database was not evaluated although LCMAPS would accept it.
+    db_unsupported: str | None = None
     #: None when not tested.
     reach: tuple[Reach, ...] | None = None
     functional: Functional | None = None
@@ -133,7 +135,7 @@ class GlexecCheck:
             raise UsageError(f"--root {root}: not a directory")
         glite = os.environ.get("GLITE_LOCATION") or None
         with deadline.during("inspecting the gLExec installation"):
-            facts = _inspect(root, request, glite)
+            facts = _inspect(root, request, glite, deadline)
         want_reach = bool(request.opt("reach")) or any(e.get("reachable") for e in request.expects)
         want_functional = bool(request.opt("functional")) or any(e.get("functional") for e in request.expects)
         reach = None
@@ -144,7 +146,14 @@ class GlexecCheck:
             functional = _functional(facts, request, deadline)
         facts = replace(facts, reach=reach, functional=functional)
         target = request.opt("host") or os.uname().nodename
-        return Observation(target=target, data=facts, metrics=_metrics(facts), details=_details(facts))
+        observation = Observation(target=target, data=facts, metrics=_metrics(facts), details=_details(facts))
+        # Evidence rule: a milestone that would pass although what it needs
+        # was not collected is UNKNOWN with the reason, never COMPLIANT.
+        for expect in request.expects:
+            gaps = evidence_gaps(facts, expect)
+            if gaps and self.assess(observation, expect, request).passed:
+                raise CheckError("; ".join(gaps))
+        return observation
 
     # --- assess: pure ---------------------------------------------------------
 
@@ -176,7 +185,7 @@ CHECK = GlexecCheck()
 
 # --- collection helpers -------------------------------------------------------
 
-def _inspect(root: str, request: Request, glite: str | None) -> GlexecFacts:
+def _inspect(root: str, request: Request, glite: str | None, deadline: Deadline) -> GlexecFacts:
     searched = install.binary_candidates(request.opt("glexec"), glite)
     binary = install.find(root, searched)
     conf_searched = install.conf_candidates(request.opt("conf"), binary.path if binary else None, glite)
@@ -185,7 +194,7 @@ def _inspect(root: str, request: Request, glite: str | None) -> GlexecFacts:
     conf_error = None
     if conf is not None and conf.regular:
         try:
-            settings = install.parse_conf(install.read_text(conf), conf.path)
+            settings = install.parse_conf(install.read_text(conf, deadline), conf.path)
         except ConfError as exc:
             conf_error = str(exc)
 
@@ -195,16 +204,18 @@ def _inspect(root: str, request: Request, glite: str | None) -> GlexecFacts:
     if not db_path:
         db_path, named_by = install.DEFAULT_LCMAPS_DB, "the default"
     db = install.find(root, (db_path,))
-    db_error = None
+    db_error = unsupported = None
     routing = None
     if db is not None and db.regular:
         try:
-            parsed = lcmaps.parse(install.read_text(db), db.path)
+            parsed = lcmaps.parse(install.read_text(db, deadline), db.path)
             routing = lcmaps.routing(parsed, lcmaps.policy_names(settings.get("lcmaps_get_account_policy")))
+        except lcmaps.LcmapsUnsupported as exc:
+            unsupported = str(exc)
         except (ConfError, lcmaps.LcmapsSyntaxError) as exc:
             db_error = str(exc)
     return GlexecFacts(root, binary, searched, conf, conf_searched, settings, conf_error,
-                       db_path, named_by, db, db_error, routing)
+                       db_path, named_by, db, db_error, routing, unsupported)
 
 
 def _proxy(request: Request, root: str) -> str:
@@ -344,6 +355,13 @@ def _authz_findings(facts: GlexecFacts, allowed: Sequence[str]) -> list[Finding]
         return [_ok(f"account policy: {routing.describe()}")]
     wanted = " or ".join(lcmaps.LABELS[a] for a in allowed)
     names = ", ".join(routing.policies)
+    unnamed = [Finding(False, f"{lcmaps.LABELS[p.service or '']} plugin '{p.name}' ({p.module}, line {p.line}) "
+                              "names no endpoint, so it cannot ask any service",
+                       f"Add {'--pep-daemon-endpoint-url https://argus.host:8154/authz' if p.service == 'argus' else '-endpoint https://scas.host:8443'} "
+                       f"to '{p.name}' in {facts.db_path}")
+               for p in routing.no_endpoint if p.service in allowed]
+    if unnamed:
+        return unnamed
     if routing.local_only:
         return [Finding(False, f"local mapping only: account policy {names} maps users without {wanted}",
                         FIX_AUTHZ)]
@@ -395,6 +413,35 @@ def _functional_findings(facts: GlexecFacts, mode: str | None) -> list[Finding]:
         return [Finding(False, f"{run} ran as the caller's own identity {f.caller}: no identity switch",
                         "Install glexec setuid root and map pilot proxies to other accounts")]
     return [_ok(f"{run} ran as {f.identity}")]
+
+
+def evidence_gaps(facts: GlexecFacts, expect: Mapping[str, Any]) -> list[str]:
+    """Why ``expect``'s authz requirement cannot be judged from ``facts`` (empty when it can).
+
+    Only the authorization routing can pass on missing evidence: every other
+    expectation fails when its fact is absent. A database LCMAPS accepts but
+    gridready does not evaluate, no account policy (or none with a rule), or
+    a way that loads a module the database never defines gives no ground for
+    a pass.
+    """
+    if not expect.get("authz") or facts.db is None or facts.db_error:
+        return []
+    where = f"LCMAPS database {facts.db_path}"
+    if facts.db_unsupported:
+        return [f"{where} not evaluated: {facts.db_unsupported}"]
+    routing = facts.routing
+    if routing is None:
+        return []
+    if not routing.policies:
+        return [f"{where} defines no policy: no account policy to judge"]
+    gaps = []
+    if not routing.routes:
+        gaps.append(f"account policy {', '.join(routing.policies)} in {facts.db_path} has no rule that can succeed: "
+                    "nothing to judge")
+    for p in routing.undefined:
+        gaps.append(f"account policy uses '{p.name}' (line {p.line} of {facts.db_path}), which the database "
+                    "does not define: LCMAPS would load a module of that name, which gridready cannot inspect")
+    return gaps
 
 
 def _summary(facts: GlexecFacts) -> str:

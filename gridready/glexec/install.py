@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from gridready import localfile
+from gridready.deadline import Deadline
 from gridready.errors import SourceError
 
 #: Where the binary lives: EMI/UMD packages, then gLite 3.x, then $GLITE_LOCATION.
@@ -32,11 +34,45 @@ class ConfError(ValueError):
     """A configuration file cannot be used; the message names it (and the line)."""
 
 
+# Linux's own limit on symlinks followed while resolving one path (ELOOP).
+MAX_SYMLINKS = 40
+
+
 def under(root: str, path: str) -> str:
-    """``path`` as seen from here when the worker node's ``/`` is ``root``."""
+    """``path`` as seen from here when the worker node's ``/`` is ``root``.
+
+    Resolved like a chroot would: ``..`` stops at ``root``, an absolute
+    symlink target starts again at ``root``, a relative one from the link's
+    directory, so the answer never leaves ``root``. Without a root the path
+    is returned as given (the OS resolves it at open). A symlink loop
+    raises SourceError naming ``path``.
+    """
     if not root:
         return path
-    return os.path.join(root, path.lstrip("/"))
+    base = os.path.realpath(root)
+    parts = [p for p in path.split("/") if p and p != "."]
+    done: list[str] = []
+    followed = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if done:
+                done.pop()
+            continue
+        here = os.path.join(base, *done, part)
+        try:
+            target = os.readlink(here)
+        except OSError:
+            # Not a symlink (or not there): taken as it is.
+            done.append(part)
+            continue
+        followed += 1
+        if followed > MAX_SYMLINKS:
+            raise SourceError(f"{path}: too many levels of symbolic links under --root")
+        if target.startswith("/"):
+            done = []
+        parts = [p for p in target.split("/") if p and p != "."] + parts
+    return os.path.join(base, *done)
 
 
 @dataclass(frozen=True)
@@ -81,7 +117,9 @@ def stat_file(root: str, path: str) -> FileFacts | None:
     """Facts about ``path`` under ``root``, or None when there is nothing there."""
     real = under(root, path)
     try:
-        st = os.stat(real)
+        # Under a root every link is already resolved inside it; lstat makes
+        # sure nothing changed that since.
+        st = os.lstat(real) if root else os.stat(real)
     except FileNotFoundError:
         return None
     except NotADirectoryError:
@@ -122,24 +160,27 @@ def find(root: str, candidates: Sequence[str]) -> FileFacts | None:
     return None
 
 
-def read_text(facts: FileFacts) -> str:
-    """The file's text; ConfError naming the path when it cannot be read as text."""
+def read_text(facts: FileFacts, deadline: Deadline | None = None) -> str:
+    """The file's text through the bounded reader; ConfError naming the path when unusable.
+
+    Never quotes the content: a path that reaches some other file (a secret)
+    must not leak it into a result.
+    """
     try:
-        with open(facts.real, "rb") as handle:
-            data = handle.read(MAX_CONFIG_BYTES + 1)
-    except PermissionError:
-        # glexec reads it as root; a probe that cannot has not learnt anything
-        # about the node, so this is UNKNOWN, not a finding against the site.
-        raise SourceError(f"{facts.path}: cannot read: permission denied "
-                          "(run the probe as root or in the group owning the file)") from None
-    except OSError as exc:
-        raise ConfError(f"{facts.path}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfError(f"{facts.path}: larger than {MAX_CONFIG_BYTES} bytes, not a configuration file")
+        data = localfile.read_bytes(facts.real, max_bytes=MAX_CONFIG_BYTES, deadline=deadline)
+    except SourceError as exc:
+        if not os.access(facts.real, os.R_OK) and os.path.exists(facts.real):
+            # glexec reads it as root; a probe that cannot has not learnt anything
+            # about the node, so this is UNKNOWN, not a finding against the site.
+            raise SourceError(f"{facts.path}: cannot read: permission denied "
+                              "(run the probe as root or in the group owning the file)") from None
+        reason = str(exc).split(": ", 1)[-1]
+        raise ConfError(f"{facts.path}: {reason}") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfError(f"{facts.path}: not text (undecodable byte at offset {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfError(f"{facts.path}:{line}: not UTF-8 text") from None
 
 
 _SECTION = re.compile(r"\[\s*([^\]]*?)\s*\]\Z")
@@ -162,7 +203,7 @@ def parse_conf(text: str, path: str) -> Mapping[str, str]:
             continue
         setting = _SETTING.match(line)
         if setting is None:
-            raise ConfError(f"{path}:{number}: expected 'key = value', got {line[:60]!r}")
+            raise ConfError(f"{path}:{number}: expected 'key = value' or a [section] heading")
         if section is None:
             raise ConfError(f"{path}:{number}: setting '{setting.group(1)}' before any [section]")
         if section != "glexec":

@@ -26,10 +26,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-#: Authorization services by the module that calls them, with the option that
-#: names the service endpoint and the port a URL without one implies.
+#: Authorization services by the module that calls them, with the options that
+#: name the service endpoint and the port a URL without one implies. OSG ships
+#: the SCAS client also as ``lcmaps_gums_client.mod`` (a link to the same
+#: module, speaking the SCAS protocol to GUMS); its files spell the option
+#: ``--endpoint`` where gLite's YAIM writes ``-endpoint``.
 SERVICES: Mapping[str, tuple[re.Pattern[str], tuple[str, ...], int]] = MappingProxyType({
-    "scas": (re.compile(r"(?:lib)?lcmaps_scas_client(?:\.mod|\.so(?:\.\d+)*)\Z"), ("-endpoint",), 8443),
+    "scas": (re.compile(r"(?:lib)?lcmaps_(?:scas|gums)_client(?:\.mod|\.so(?:\.\d+)*)\Z"),
+             ("-endpoint", "--endpoint"), 8443),
     "argus": (re.compile(r"(?:lib)?lcmaps_c_pep(?:\.mod|\.so(?:\.\d+)*)\Z"),
               ("--pep-daemon-endpoint-url", "-pep-daemon-endpoint-url"), 8154),
 })
@@ -57,6 +61,8 @@ class Plugin:
     module: str
     args: tuple[str, ...]
     line: int
+    #: False for a name a policy uses without defining it (LCMAPS loads it as a module name).
+    defined: bool = True
 
     @property
     def always_fails(self) -> bool:
@@ -96,8 +102,9 @@ class Policy:
     line: int
 
     @property
-    def start(self) -> str:
-        return self.rules[0].source
+    def start(self) -> str | None:
+        """The first rule's plugin; None for a policy with no rules (it never succeeds)."""
+        return self.rules[0].source if self.rules else None
 
 
 @dataclass(frozen=True)
@@ -146,6 +153,10 @@ class Routing:
     endpoints: tuple[Endpoint, ...] = ()
     #: Policy names glexec.conf asks for that the database lacks.
     missing: tuple[str, ...] = ()
+    #: SCAS/Argus plugins on some successful way that name no endpoint.
+    no_endpoint: tuple[Plugin, ...] = ()
+    #: Names used on some successful way that the database never defines.
+    undefined: tuple[Plugin, ...] = ()
 
     @property
     def services(self) -> frozenset[str]:
@@ -174,18 +185,33 @@ class Routing:
 
 
 # --- the parser -------------------------------------------------------------
+# Read as liblcmaps 1.6 reads it (its policy-language reader, checked against
+# the installed library by tests/test_glexec_lcmaps_library.py): the quoted
+# fragments of a definition are joined with a blank between them, the module
+# is what precedes the first blank of the joined text and the arguments are
+# everything after it; names are letters, digits, '_', '.' and '/'; a rule
+# needs '->'; a name a policy uses without defining it is loaded as a module
+# of that name.
 
 _TOKEN = re.compile(r"""
     (?P<comment>\#[^\n]*)
   | (?P<nl>\n)
-  | (?P<space>[ \t\r\f\v]+)
+  | (?P<space>[ \t]+)
+  | (?P<ctrl>[\r\f\v])
   | (?P<str>"[^"\n]*")
   | (?P<open>")
   | (?P<arrow>->)
-  | (?P<punct>[=:|])
-  | (?P<word>(?:[^\s"=:|\#>-]|-(?!>))+)
+  | (?P<punct>[=:|~])
+  | (?P<word>[A-Za-z0-9_./]+)
   | (?P<bad>.)
 """, re.VERBOSE)
+
+_KIND_WORDS = {"str": "a quoted string", "word": "a name", "arrow": "'->'", "=": "'='", ":": "':'",
+               "|": "'|'", "~": "'~'", "nl": "end of line", "end": "end of file"}
+
+
+class LcmapsUnsupported(LcmapsSyntaxError):
+    """LCMAPS accepts the construct but gridready does not evaluate it (the verdict is UNKNOWN)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +219,12 @@ class _Tok:
     kind: str
     text: str
     line: int
+
+    @property
+    def described(self) -> str:
+        # Never the text itself: a file that is not a database (a secret
+        # reached through a bad path) must not be quoted into a result.
+        return _KIND_WORDS.get(self.kind, "a character")
 
 
 def _tokens(text: str, path: str) -> list[_Tok]:
@@ -203,8 +235,13 @@ def _tokens(text: str, path: str) -> list[_Tok]:
         value = m.group()
         if kind == "open":
             raise LcmapsSyntaxError(f"{path}:{line}: unterminated string (a quoted fragment must end on its line)")
+        if kind == "ctrl":
+            what = "a carriage return (DOS line ends)" if value == "\r" else "a form feed or vertical tab"
+            raise LcmapsSyntaxError(f"{path}:{line}: {what}, which LCMAPS refuses")
         if kind == "bad":
-            raise LcmapsSyntaxError(f"{path}:{line}: unexpected character {value!r}")
+            raise LcmapsSyntaxError(f"{path}:{line}: unexpected character at column "
+                                    f"{m.start() - text.rfind(chr(10), 0, m.start())} "
+                                    "(names are letters, digits, '_', '.' and '/')")
         if kind == "punct":
             kind = value
         if kind not in ("comment", "space"):
@@ -238,7 +275,7 @@ class _Parser:
     def end_of_statement(self, after: str) -> None:
         tok = self.peek()
         if tok.kind not in ("nl", "end"):
-            raise self.fail(tok, f"unexpected {tok.text!r} after {after}")
+            raise self.fail(tok, f"unexpected {tok.described} after {after}")
 
     def parse(self) -> None:
         while True:
@@ -247,8 +284,11 @@ class _Parser:
                 return
             if tok.kind == "nl":
                 continue
+            if tok.kind == "~":
+                raise LcmapsUnsupported(f"{self.path}:{tok.line}: a rule negated with '~' "
+                                        "(gridready does not evaluate negated rules)")
             if tok.kind != "word":
-                raise self.fail(tok, f"expected a name, got {tok.text!r}")
+                raise self.fail(tok, f"expected a name at the start of a statement, got {tok.described}")
             follow = self.peek().kind
             if follow == "=":
                 self.take()
@@ -262,7 +302,7 @@ class _Parser:
     def definition(self, name: _Tok) -> None:
         first = self.take()
         if first.kind not in ("str", "word"):
-            raise self.fail(first, f"expected a quoted value after '{name.text} ='")
+            raise self.fail(first, f"expected a quoted value after '{name.text} =', got {first.described}")
         fragments = [first.text[1:-1] if first.kind == "str" else first.text]
         # Further fragments may follow on the same or the next lines.
         while True:
@@ -273,43 +313,53 @@ class _Parser:
                 break
             self.pos += ahead
             fragments.append(self.take().text[1:-1])
-        self.end_of_statement(f"the value of '{name.text}'")
-        words = "".join(fragments).split()
+        if self.peek().kind not in ("nl", "end", "word"):
+            raise self.fail(self.peek(), f"unexpected {self.peek().described} after the value of '{name.text}'")
+        if self.policies:
+            raise self.fail(name, f"'{name.text}' defined after the first policy (LCMAPS refuses that)")
+        joined = " ".join(f for f in fragments if f)
         if name.text == "path":
-            self.module_path = " ".join(words)
+            self.module_path = joined.strip()
             return
-        if not words:
-            raise self.fail(name, f"plugin '{name.text}' has an empty definition")
         if name.text in self.plugins:
             raise self.fail(name, f"plugin '{name.text}' defined twice "
                                   f"(first on line {self.plugins[name.text].line})")
-        if self.policies:
-            raise self.fail(name, f"plugin '{name.text}' defined after the first policy")
-        self.plugins[name.text] = Plugin(name.text, words[0], tuple(words[1:]), name.line)
+        module, _, args = joined.partition(" ")
+        if not module:
+            raise self.fail(name, f"plugin '{name.text}' names no module (its value is empty or starts "
+                                  "with a blank, so LCMAPS would load a module with an empty name)")
+        self.plugins[name.text] = Plugin(name.text, module, tuple(args.split()), name.line)
 
     def policy(self, name: _Tok) -> None:
-        self.end_of_statement(f"policy '{name.text}:'")
         for other, line, _ in self.policies:
             if other == name.text:
                 raise self.fail(name, f"policy '{name.text}' defined twice (first on line {line})")
         self.policies.append((name.text, name.line, []))
+        # LCMAPS takes a rule on the same line as the policy's name.
+        if self.peek().kind == "word":
+            self.rule(self.take())
+        else:
+            self.end_of_statement(f"policy '{name.text}:'")
 
     def rule(self, source: _Tok) -> None:
         if not self.policies:
-            raise self.fail(source, f"'{source.text}' is neither a definition ('name = ...'), "
-                                    "a policy ('name:') nor a rule inside a policy")
-        on_success = on_failure = None
-        if self.peek().kind == "arrow":
-            self.take()
-            on_success = self.name_after("->")
-            if self.peek().kind == "|":
-                self.take()
-                on_failure = self.name_after("|")
-        self.end_of_statement(f"the rule for '{source.text}'")
+            raise self.fail(source, "a statement that is neither a definition ('name = ...') nor a policy "
+                                    "('name:') before the first policy")
         policy, _, rules = self.policies[-1]
+        if self.peek().kind != "arrow":
+            raise self.fail(self.peek(), f"a rule in policy '{policy}' needs '->' after its first name, "
+                                         f"got {self.peek().described}")
+        self.take()
+        on_success = self.name_after("->")
+        on_failure = None
+        if self.peek().kind == "|":
+            self.take()
+            on_failure = self.name_after("|")
+        self.end_of_statement(f"a rule of policy '{policy}'")
         for plugin in (source.text, on_success, on_failure):
             if plugin is not None and plugin not in self.plugins:
-                raise self.fail(source, f"policy '{policy}' uses '{plugin}', which is not defined")
+                # LCMAPS loads an undefined name as the module of that name.
+                self.plugins[plugin] = Plugin(plugin, plugin, (), source.line, defined=False)
         for earlier in rules:
             if earlier.source == source.text:
                 raise self.fail(source, f"policy '{policy}' has two rules for '{source.text}' "
@@ -318,24 +368,26 @@ class _Parser:
 
     def name_after(self, what: str) -> str:
         tok = self.take()
+        if tok.kind == "~":
+            raise LcmapsUnsupported(f"{self.path}:{tok.line}: a rule negated with '~' "
+                                    "(gridready does not evaluate negated rules)")
         if tok.kind != "word":
-            got = "end of line" if tok.kind in ("nl", "end") else repr(tok.text)
-            raise self.fail(tok, f"expected a plugin name after '{what}', got {got}")
+            raise self.fail(tok, f"expected a plugin name after '{what}', got {tok.described}")
         return tok.text
 
 
 def parse(text: str, path: str) -> LcmapsDb:
-    """Parse a database; raises LcmapsSyntaxError naming ``path`` and the line."""
+    """Parse a database; raises LcmapsSyntaxError naming ``path`` and the line.
+
+    LcmapsUnsupported (a subclass) marks what LCMAPS accepts but this parser
+    does not evaluate. A database with no policy, or with empty policies,
+    parses: LCMAPS accepts both, and routing then finds no way to succeed.
+    Error messages never quote the file's text.
+    """
     parser = _Parser(_tokens(text, path), path)
     parser.parse()
-    policies = []
-    for name, line, rules in parser.policies:
-        if not rules:
-            raise LcmapsSyntaxError(f"{path}:{line}: policy '{name}' has no rules")
-        policies.append(Policy(name, tuple(rules), line))
-    if not policies:
-        raise LcmapsSyntaxError(f"{path}: no policy defined (expected a line 'name:' followed by rules)")
-    db = LcmapsDb(path, MappingProxyType(dict(parser.plugins)), tuple(policies), parser.module_path)
+    policies = tuple(Policy(name, tuple(rules), line) for name, line, rules in parser.policies)
+    db = LcmapsDb(path, MappingProxyType(dict(parser.plugins)), policies, parser.module_path)
     for policy in db.policies:
         # Walking every policy once finds loops and runaway alternatives now,
         # so routing never meets them.
@@ -349,6 +401,8 @@ def parse(text: str, path: str) -> LcmapsDb:
 def _routes(db: LcmapsDb, policy: Policy) -> Iterator[tuple[str, ...]]:
     """Every successful path through ``policy``: the plugins that succeeded on it, in order."""
     rules = {r.source: r for r in policy.rules}
+    if policy.start is None:
+        return
     count = 0
     # Depth-first over (plugin, succeeded so far, plugins on this path).
     stack: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [(policy.start, (), ())]
@@ -391,19 +445,26 @@ def routing(db: LcmapsDb, names: Sequence[str] = ()) -> Routing:
     policies, missing = account_policies(db, names)
     routes: list[Route] = []
     endpoints: dict[tuple[str, str], Endpoint] = {}
+    no_endpoint: dict[str, Plugin] = {}
+    undefined: dict[str, Plugin] = {}
     for policy in policies:
         for plugins in _routes(db, policy):
             services = set()
             for name in plugins:
                 plugin = db.plugins[name]
+                if not plugin.defined:
+                    undefined.setdefault(name, plugin)
                 kind = plugin.service
                 if kind is None:
                     continue
                 services.add(kind)
+                if not plugin.endpoints:
+                    no_endpoint.setdefault(name, plugin)
                 for url in plugin.endpoints:
                     endpoints.setdefault((kind, url), Endpoint(kind, url, plugin.name))
             routes.append(Route(policy.name, plugins, frozenset(services)))
-    return Routing(tuple(p.name for p in policies), tuple(routes), tuple(endpoints.values()), missing)
+    return Routing(tuple(p.name for p in policies), tuple(routes), tuple(endpoints.values()), missing,
+                   tuple(no_endpoint.values()), tuple(undefined.values()))
 
 
 def policy_names(setting: str | None) -> tuple[str, ...]:

@@ -65,7 +65,9 @@ class TLSSettings:
 
 def default_capath(root: str = "") -> str | None:
     """The grid CA directory (under ``root``) when the node has one, else None (system CAs)."""
-    path = os.path.join(root, GRID_CAPATH.lstrip("/")) if root else GRID_CAPATH
+    from gridready.glexec.install import under  # resolved inside root, like every --root path
+
+    path = under(root, GRID_CAPATH)
     return path if os.path.isdir(path) else None
 
 
