@@ -15,12 +15,17 @@ whatever it returns later is dropped. So a hung site costs its own timeout
 plus the grace, and never keeps the process from exiting.
 
 Local-only checks (gLExec on worker nodes) are not run: their results come
-from ``gridready ingest``; an inventory ``glexec:`` file is read as if ingested.
+from ``gridready ingest``; an inventory ``glexec:`` file is read as if ingested
+(``result.read_result``: the same bounds, and no result from the future).
+
+Every milestone ``timeout`` must be finite, positive and at most MAX_TIMEOUT,
+else the Sweeper refuses the rules (ConfigError) before anything runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import queue
 import threading
 import time
@@ -32,10 +37,10 @@ from typing import Any
 from gridready.checks.interface import Assessment, Check, Observation, Request
 from gridready.deadline import Deadline
 from gridready.engine import run_check
-from gridready.errors import CheckError, CheckTimeout, SourceError
+from gridready.errors import CheckError, CheckTimeout, ConfigError, SourceError
 from gridready.models import CHECKS, Inventory, Milestone, Rules, Site, Waiver
-from gridready.result import ProbeResult
-from gridready.store import StoredOutcome, outcomes_of, read_result_file
+from gridready.result import ProbeResult, read_result
+from gridready.store import StoredOutcome, outcomes_of
 
 CheckLoader = Callable[[str], Check]
 
@@ -47,6 +52,23 @@ GRACE = 1.0
 #: without hammering a shared top-level BDII. A sweep that must end within one
 #: timeout whatever hangs needs --concurrency of at least its number of jobs.
 DEFAULT_CONCURRENCY = 32
+#: Longest a check may take, in seconds: the bound the rules loader applies too. The
+#: sweep checks again, since Rules can be built by other paths; an infinite or huge
+#: timeout would overflow the thread and queue waits (OverflowError) or never end.
+MAX_TIMEOUT = 3600.0
+
+
+def check_timeouts(rules: Rules) -> None:
+    """ConfigError naming the milestone unless every ``timeout`` is a finite number in (0, MAX_TIMEOUT]."""
+    problems = []
+    for m in rules.milestones:
+        t = m.timeout
+        ok = isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT
+        if not ok:
+            problems.append(f"{rules.path or 'milestone rules'}: milestone '{m.id}': timeout {t!r} is not a number of seconds "
+                            f"more than 0 and at most {MAX_TIMEOUT:g}")
+    if problems:
+        raise ConfigError(problems)
 
 
 @dataclass(frozen=True)
@@ -131,6 +153,7 @@ class Sweeper:
                  credentials: Mapping[str, str | None] | None = None) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        check_timeouts(rules)
         if loader is None:
             from gridready.checks import load_check
             loader = load_check
@@ -223,7 +246,7 @@ class Sweeper:
         if not isinstance(path, str):
             return []
         try:
-            result = read_result_file(path)
+            result = read_result(path, self._time())
             if result.check != name:
                 raise SourceError(f"{path}: a {result.check} result, expected {name}")
             if (result.site or "").casefold() != site.name.casefold():

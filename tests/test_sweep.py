@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from gridready.checks.interface import Assessment, Check, Finding, Observation, 
 from gridready.commands.sweep import Progress
 from gridready.compliance import Compliance, Outcome
 from gridready.deadline import Deadline
-from gridready.errors import CheckError, SourceError
+from gridready.errors import CheckError, ConfigError, SourceError
 from gridready.models import Inventory, Milestone, Rules, Scope, Site
 from gridready.store import Store
 from gridready.sweep import Done, Sweeper
@@ -249,9 +249,40 @@ def test_local_glexec_results_are_read_as_ingested(fake: FakeCheck, tmp_path: Pa
             for d in done] == [
         ("A", "ingest", str(ok), [("pass", "glexec with Argus")]),
         ("B", "sweep", None, [("unknown", f"{other}: a result for site A, expected B")]),
-        ("C", "sweep", None, [("unknown", f"{tmp_path / 'missing.json'}: cannot read: No such file or directory")]),
+        ("C", "sweep", None, [("unknown", f"{tmp_path / 'missing.json'}: cannot read result file: "
+                                          "No such file or directory")]),
     ]
     assert done[0].result.checked_at.isoformat() == "2010-06-07T08:00:00+00:00"
+
+
+def test_a_local_result_from_the_future_is_unknown_not_the_latest(fake: FakeCheck, tmp_path: Path) -> None:
+    # Read as if ingested: a result dated 2099 would mask every real one until then.
+    future = {"schema": "gridready.result/1", "check": "glexec", "site": "A", "host": "wn1.a", "state": "OK",
+              "summary": "ok", "checked_at": "2099-01-01T00:00:00Z",
+              "milestones": [{"id": "glexec", "compliance": "COMPLIANT", "state": "OK", "deadline": "2010-05-31",
+                              "days_left": -7, "message": "glexec with Argus", "waiver": None}],
+              "metrics": {}, "details": []}
+    path = write(tmp_path / "A.json", json.dumps(future))
+    done: list[Done] = []
+    Sweeper(Inventory((Site("A", 1, glexec=str(path)),)), Rules(milestones=(GLEXEC,)), AS_OF, loader=lambda n: fake,
+            now=lambda: datetime(2010, 6, 8, 10, tzinfo=timezone.utc)).run(done.append)
+    assert [(d.origin, [(o.outcome.value, o.message) for o in d.outcomes]) for d in done] == [
+        ("sweep", [("unknown", f"{path}: checked_at 2099-01-01T00:00:00Z is in the future "
+                               "(now 2010-06-08T10:00:00Z, more than 1 h of clock skew): refused, it would mask "
+                               "later results")])]
+
+
+@pytest.mark.parametrize("timeout", [float("inf"), float("nan"), 1e300, 3600.5, 0.0, -1.0])
+def test_an_absurd_timeout_is_refused_before_anything_runs(fake: FakeCheck, timeout: float) -> None:
+    # Rules built by any path, not only the loader: an infinite wait overflows (OverflowError) or never ends.
+    bad = Milestone(id="xroot", title="t", source="s", deadline=date(2010, 9, 30), check="xrootd",
+                    scope=Scope(tiers=(1,)), timeout=timeout)
+    with pytest.raises(ConfigError) as caught:
+        Sweeper(Inventory((Site("A", 1, xrootd=("pass.a",)),)), Rules(milestones=(bad,), path="m.yaml"), AS_OF,
+                loader=lambda n: fake)
+    assert caught.value.problems == [f"m.yaml: milestone 'xroot': timeout {timeout!r} is not a number of seconds "
+                                     "more than 0 and at most 3600"]
+    assert fake.planned == [] and fake.requests == []
 
 
 def test_progress_is_reported_to_the_end(fake: FakeCheck) -> None:
