@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     output = Path(args.output) if args.output else None
     output_dir = output.resolve().parent if output else Path.cwd()
+    if output is not None and not output_dir.is_dir():
+        raise GridreadyError(f"{output}: cannot write: directory {output_dir} does not exist")
     overlay = load_overlay(args.overlay, output_dir) if args.overlay else None
     tls = TLSOptions(capath=args.capath, cert=args.cert, key=args.key, proxy=args.proxy)
     deadline = Deadline(args.timeout)
