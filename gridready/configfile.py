@@ -3,17 +3,30 @@
 Each problem becomes one ``file:line: what`` string; all problems of a file
 are collected before ConfigError is raised, so ``rules validate`` shows them
 together. Unknown keys are errors: a misspelt ``deadlin:`` must not pass.
+
+Values end up in Nagios configuration, terminals, Markdown and SSB feeds, so
+every string (keys included, ``expect`` parameters included) is checked at
+load time: control characters (C0 including newline and TAB, DEL, C1, ESC)
+and the Unicode line/paragraph separators are errors with ``file:line``. The
+free-text fields ``title``, ``source``, ``remediation`` and a waiver's
+``reason`` may be written over several lines (YAML ``>-`` or ``|``): their
+runs of spaces, TABs and newlines are folded into one space, so every output
+sees single-line text. Numbers are checked for range and finiteness here too
+(``.inf``, ``.nan``, ``1e300``: errors), and ``true`` is not a number.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from gridready.errors import ConfigError
+from gridready.escape import terminal
 from gridready.models import CHECKS, Inventory, Milestone, Rules, Scope, Site, Storage, Waiver
 from gridready.yamlfile import LineMap, Path_, load_yaml
 
@@ -21,6 +34,17 @@ T = TypeVar("T")
 
 _ID = re.compile(r"[a-z0-9-]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_FOLD = re.compile(r"[ \t\r\n]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+#: Longest a check may run in a sweep, seconds (an hour: anything longer is a typo).
+MAX_TIMEOUT = 3600.0
+#: Largest ``warn_days`` (ten years).
+MAX_WARN_DAYS = 3650
+#: WLCG tiers are 0 (CERN) to 3.
+TIERS = range(0, 4)
+#: Free-text fields whose line breaks are folded into spaces, by the key's name.
+FREE_TEXT = frozenset({"title", "source", "remediation", "reason"})
 
 
 class _Invalid(Exception):
@@ -33,6 +57,8 @@ class _Reader:
     def __init__(self, lines: LineMap) -> None:
         self.lines = lines
         self.problems: list[str] = []
+        #: Values already reported by _clean: one problem per value is enough.
+        self.flagged: set[Path_] = set()
 
     def problem(self, path: Path_, message: str) -> None:
         self.problems.append(f"{self.lines.where(path)}: {_dotted(path)}: {message}"
@@ -59,15 +85,57 @@ class _Reader:
             return []
         return value
 
+    def _flagged(self, path: Path_) -> bool:
+        return any(seen[:len(path)] == path for seen in self.flagged)
+
     def field(self, data: Mapping[str, Any], key: str, path: Path_,
               convert: Callable[[Any], T], default: T) -> T:
-        if key not in data:
+        if key not in data or self._flagged(path + (key,)):
             return default
         try:
             return convert(data[key])
         except _Invalid as exc:
             self.problem(path + (key,), str(exc))
             return default
+
+
+def _clean(r: _Reader, value: Any, path: Path_, free_text: Callable[[Path_], bool]) -> Any:
+    """``value`` with free text folded; records control characters and non-finite numbers.
+
+    Runs over the whole parsed document before the fields are read, so no
+    string or number anywhere (``expect`` included) escapes the check.
+    """
+    if isinstance(value, dict):
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, str) and _CONTROL.search(key):
+                r.problem(path, f"key {_shown(key)} holds a control character")
+                continue
+            sub = path + (str(key),)
+            out[key] = _clean(r, item, sub, free_text)
+        return out
+    if isinstance(value, list):
+        return [_clean(r, item, path + (i,), free_text) for i, item in enumerate(value)]
+    if isinstance(value, str):
+        # strip(" "): str.strip() would also drop U+0085 and hide it from the check.
+        text = _FOLD.sub(" ", value).strip(" ") if free_text(path) else value
+        found = _CONTROL.search(text)
+        if found:
+            what = "a line break" if found.group(0) in "\n\r\u2028\u2029" else \
+                f"control character U+{ord(found.group(0)):04X}"
+            r.problem(path, f"{_shown(value)} holds {what}, not allowed in this value")
+            r.flagged.add(path)
+        return text
+    if isinstance(value, float) and not math.isfinite(value):
+        r.problem(path, f"{value!r} is not a finite number")
+        r.flagged.add(path)
+    return value
+
+
+def _shown(text: str) -> str:
+    """An untrusted string for a one-line message: quoted, controls as \\xNN, shortened."""
+    shown = terminal(text if len(text) <= 60 else text[:57] + "...")
+    return "'" + shown.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "'"
 
 
 def _dotted(path: Path_) -> str:
@@ -97,16 +165,24 @@ def _int(value: Any) -> int:
     return value
 
 
-def _nonneg_int(value: Any) -> int:
-    number = _int(value)
-    if number < 0:
-        raise _Invalid(f"must not be negative, got {number}")
-    return number
+def _int_in(low: int, high: int) -> Callable[[Any], int]:
+    """A whole number in ``low..high`` (``true`` is not a number)."""
+    def convert(value: Any) -> int:
+        number = _int(value)
+        if number < 0 <= low:
+            raise _Invalid(f"must not be negative, got {number}")
+        if not low <= number <= high:
+            raise _Invalid(f"must be between {low} and {high}, got {number}")
+        return number
+    return convert
 
 
-def _positive(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise _Invalid(f"expected a positive number of seconds, got {value!r}")
+def _timeout(value: Any) -> float:
+    """Seconds: a finite number, more than 0 and at most MAX_TIMEOUT."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"expected a number of seconds, got {value!r}")
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+        raise _Invalid(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {value!r}")
     return float(value)
 
 
@@ -134,7 +210,11 @@ def _ints(value: Any) -> tuple[int, ...]:
         return ()
     if not isinstance(value, list):
         raise _Invalid(f"expected a list of tiers, got {value!r}")
-    return tuple(_int(v) for v in value)
+    return tuple(_tier(v) for v in value)
+
+
+def _tier(value: Any) -> int:
+    return _int_in(TIERS.start, TIERS.stop - 1)(value)
 
 
 def _expect(value: Any) -> Mapping[str, Any]:
@@ -183,11 +263,11 @@ def _milestone(r: _Reader, value: Any, path: Path_,
         id=ident, title=r.field(data, "title", path, _str, ""),
         source=r.field(data, "source", path, _str, ""),
         deadline=r.field(data, "deadline", path, parse_date, date.min),
-        check=check, warn_days=r.field(data, "warn_days", path, _nonneg_int, 30),
+        check=check, warn_days=r.field(data, "warn_days", path, _int_in(0, MAX_WARN_DAYS), 30),
         scope=_scope(r, data.get("scope"), path + ("scope",)),
         expect=r.field(data, "expect", path, _expect, {}),
         remediation=r.field(data, "remediation", path, _opt_str, None) or "",
-        timeout=r.field(data, "timeout", path, _positive, 10.0))
+        timeout=r.field(data, "timeout", path, _timeout, 10.0))
     if validate_expect is not None and check in CHECKS and isinstance(data.get("expect"), dict):
         for problem in validate_expect(check, milestone.expect):
             r.problem(path + ("expect",), problem)
@@ -208,6 +288,12 @@ def _waiver(r: _Reader, value: Any, path: Path_, known: set[str]) -> Waiver | No
     return waiver if len(r.problems) == before else None
 
 
+def _rules_free_text(path: Path_) -> bool:
+    """``milestones[i].title/source/remediation`` and ``waivers[i].reason``."""
+    return (len(path) == 3 and path[0] in ("milestones", "waivers")
+            and isinstance(path[1], int) and path[2] in FREE_TEXT)
+
+
 def load_rules(path: str | Path, validate_expect: ExpectValidator | None = None) -> Rules:
     """Load and validate a milestones file; raises ConfigError listing every problem.
 
@@ -215,8 +301,9 @@ def load_rules(path: str | Path, validate_expect: ExpectValidator | None = None)
     probes pass one that knows only their own check, so they need not import
     the others.
     """
-    raw, lines = load_yaml(path)
+    parsed, lines = load_yaml(path, "milestones file")
     r = _Reader(lines)
+    raw = _clean(r, parsed, (), _rules_free_text)
     top = r.mapping(raw, (), ("milestones", "waivers"), required=("milestones",))
     milestones: list[Milestone] = []
     waivers: list[Waiver] = []
@@ -253,10 +340,38 @@ def _source(base: Path) -> Callable[[Any], str | None]:
     """Source URIs stay as given; plain relative paths are made relative to the inventory."""
     def convert(value: Any) -> str | None:
         text = _opt_str(value)
+        if text is not None and "://" in text:
+            _check_url(text)
         if text is None or "://" in text or Path(text).is_absolute():
             return text
         return str(base / text)
     return convert
+
+
+def _check_url(text: str) -> None:
+    """A URI source names a host and, if any, a port in 1..65535."""
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        raise _Invalid(f"bad port in {_shown(text)}: expected 1..65535") from None
+    if port == 0:
+        raise _Invalid(f"bad port in {_shown(text)}: expected 1..65535")
+    if parts.scheme.lower() != "file" and not parts.hostname:
+        raise _Invalid(f"no host in {_shown(text)}")
+
+
+def _doors(value: Any) -> tuple[str, ...]:
+    """xrootd doors: ``host``, ``host:port``, ``[v6]:port`` or a root:// URL, port 1..65535."""
+    from gridready.xrootd.published import parse_door
+
+    doors = _strs(value)
+    for door in doors:
+        try:
+            parse_door(door)
+        except ValueError as exc:
+            raise _Invalid(terminal(str(exc))) from None
+    return doors
 
 
 def _storage(r: _Reader, value: Any, path: Path_) -> tuple[Storage, ...]:
@@ -274,8 +389,9 @@ def _storage(r: _Reader, value: Any, path: Path_) -> tuple[Storage, ...]:
 
 def load_inventory(path: str | Path) -> Inventory:
     """Load and validate a sites inventory; raises ConfigError listing every problem."""
-    raw, lines = load_yaml(path)
+    parsed, lines = load_yaml(path, "inventory file")
     r = _Reader(lines)
+    raw = _clean(r, parsed, (), lambda where: False)
     base = Path(path).resolve().parent
     src = _source(base)
     top = r.mapping(raw, (), ("sites",), required=("sites",))
@@ -287,13 +403,13 @@ def load_inventory(path: str | Path) -> Inventory:
         if data is None:
             continue
         before = len(r.problems)
-        site = Site(name=r.field(data, "name", p, _str, ""), tier=r.field(data, "tier", p, _nonneg_int, 1),
+        site = Site(name=r.field(data, "name", p, _str, ""), tier=r.field(data, "tier", p, _tier, 1),
                     wlcg_name=r.field(data, "wlcg_name", p, _opt_str, None) or "",
                     bdii=r.field(data, "bdii", p, src, None), srr=r.field(data, "srr", p, src, None),
                     fts=r.field(data, "fts", p, src, None),
                     fts_channels=r.field(data, "fts_channels", p, src, None),
                     storage=_storage(r, data.get("storage"), p + ("storage",)),
-                    xrootd=r.field(data, "xrootd", p, _strs, ()),
+                    xrootd=r.field(data, "xrootd", p, _doors, ()),
                     glexec=r.field(data, "glexec", p, src, None))
         if site.name.casefold() in seen:
             r.problem(p + ("name",), f"duplicate site '{site.name}'")
