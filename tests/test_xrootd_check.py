@@ -34,6 +34,9 @@ def record(name: str, url: str = "root://xrd.example:1094", schema: str = GLUE2)
 def assess(facts: XrootdFacts, expect: dict[str, Any] | None = None, **options: Any) -> tuple[bool, bool, str, str]:
     observation = Observation(target=str(facts.door or facts.site), data=facts)
     result = CHECK.assess(observation, expect or {"protocol": "xroot"}, Request(options=options, site=facts.site))
+    # As the evaluator reads it: no failure but evidence missing is not a pass, and says why.
+    if result.passed and result.unknown:
+        return result.applicable, False, f"UNKNOWN: {result.unknown}", result.remediation
     return result.applicable, result.passed, result.message, result.remediation
 
 
@@ -98,26 +101,46 @@ def test_usage_error_exits_3_on_the_command_line() -> None:
     assert done.returncode == 3 and "bad port '0'" in done.stdout
 
 
-def test_live_only() -> None:
+def test_live_only_is_unknown_for_published_strings() -> None:
+    # Was COMPLIANT: a milestone about published strings passed on a handshake alone.
     facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x511, 0x00300001, "v5.5.3")))
-    applicable, passed, message, _ = assess(facts)
+    assert assess(facts) == (True, False, "UNKNOWN: published strings not checked: give --bdii or --srr", "")
+    for expect in ({"schemes": ["root"]}, {"require_published": False}, {}, {"protocol": "xroot", "role": "any"}):
+        assert assess(facts, expect)[2] == "UNKNOWN: published strings not checked: give --bdii or --srr", expect
+    # A milestone only about the live door is judged on the handshake.
+    applicable, passed, message, _ = assess(facts, {"min_protocol": "5.0.0"})
     assert (applicable, passed) == (True, True)
     assert message == ("xrootd protocol 5.1.1, role server (data server), version v5.5.3; "
                        "published strings not checked (no --bdii/--srr)")
 
 
-def test_live_failure_names_the_reason() -> None:
-    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, failure="cannot connect to xrd.example:1094: "
-                                                                       "connection refused"))
+def test_peer_that_is_not_xrootd_fails() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, failure="xrd.example:1094 does not speak xrootd: "
+                                                                       "reply header has unknown status 21584"))
     _, passed, message, remediation = assess(facts)
     assert not passed
-    assert message.startswith("cannot connect to xrd.example:1094: connection refused")
+    assert message == "xrd.example:1094 does not speak xrootd: reply header has unknown status 21584"
     assert remediation.startswith("make the xrootd service on xrd.example:1094 accept xrootd clients")
+
+
+def test_unreachable_door_is_unknown_unless_something_failed() -> None:
+    # Was a failing finding (PENDING/OVERDUE): nothing answered, so nothing is known.
+    refused = Live(DOOR, failure="cannot connect to xrd.example:1094: connection refused", unreachable=True)
+    facts = XrootdFacts(door=DOOR, site=None, live=refused, sources=("bdii.ldif",), described=("bdii.ldif",),
+                        publications=(record("xroot"),))
+    assert assess(facts) == (True, False, "UNKNOWN: cannot connect to xrd.example:1094: connection refused", "")
+    bad = XrootdFacts(door=DOOR, site=None, live=refused, sources=("bdii.ldif",), described=("bdii.ldif",),
+                      publications=(record("root"),))
+    _, passed, message, _ = assess(bad)
+    assert not passed and message == "GLUE 2 ep-root publishes GLUE2EndpointInterfaceName 'root', not 'xroot'"
+    unresolved = Live(DOOR, failure="cannot resolve host xrd.example: name not known", unreachable=True)
+    assert assess(XrootdFacts(door=DOOR, site=None, live=unresolved), {"min_protocol": "2.0.0"})[1:3] == (
+        False, "UNKNOWN: cannot resolve host xrd.example: name not known")
 
 
 def test_role_and_min_protocol_from_expect_and_options() -> None:
     facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, 0)))
-    assert assess(facts)[1]
+    assert assess(facts, {"role": "any"})[1]
     assert assess(facts, {"role": "manager", "min_protocol": "2.9.0"})[1]
     _, passed, message, _ = assess(facts, {"role": "server"})
     assert not passed and message == "xrd.example:1094 is a redirector, not a server"
@@ -131,7 +154,7 @@ def test_role_and_min_protocol_from_expect_and_options() -> None:
 def test_published_records_are_judged_one_by_one() -> None:
     records = (record("xroot"), record("root"), record("xrootd", "xrootd://xrd.example:1094", SRR))
     facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("src",),
-                        publications=records)
+                        publications=records, described=("src",))
     _, passed, message, remediation = assess(facts)
     assert not passed
     assert message == ("GLUE 2 ep-root publishes GLUE2EndpointInterfaceName 'root', not 'xroot'; "
@@ -139,22 +162,32 @@ def test_published_records_are_judged_one_by_one() -> None:
                        "SRR ep-xrootd GLUE2EndpointURL 'xrootd://xrd.example:1094' is not a root:// or xroot:// URL")
     assert "publish GLUE2EndpointInterfaceName: xroot for ep-root" in remediation
     good = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("src",),
-                       publications=(record("xroot"),))
+                       publications=(record("xroot"),), described=("src",))
     assert assess(good)[1:3] == (True, "xrootd protocol 2.9.0, role server (data server); "
                                        "published as 'xroot' in GLUE 2 (1 record)")
 
 
 def test_door_missing_from_the_sources() -> None:
-    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("bdii.ldif",))
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("bdii.ldif",),
+                        described=("bdii.ldif",))
     _, passed, message, remediation = assess(facts)
     assert not passed and message == "xrd.example:1094 is not published as an xrootd access protocol in bdii.ldif"
     assert "with the protocol string 'xroot' and a root://xrd.example:1094 endpoint" in remediation
     assert assess(facts, {"require_published": False})[1]
+    # A source that describes no storage at all (empty dump, SRR without endpoints) proves nothing.
+    blank = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("empty.ldif",))
+    expected = "UNKNOWN: empty.ldif describes no storage of xrd.example:1094: cannot tell how xrootd is published"
+    assert assess(blank)[1:3] == (False, expected)
+    assert assess(blank, {"require_published": False})[1:3] == (False, expected)
 
 
 def test_offline_site_mode() -> None:
-    nothing = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",))
+    nothing = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), described=("bdii.ldif",))
     assert assess(nothing)[:3] == (False, True, "pic publishes no xrootd access in bdii.ldif")
+    # The site is not in the source at all: that is not "publishes no xrootd".
+    unknown_site = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif", "srr.json"))
+    assert assess(unknown_site)[:3] == (
+        True, False, "UNKNOWN: bdii.ldif, srr.json describe no storage of pic: cannot tell how xrootd is published")
     some = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), publications=(record("root"),))
     assert assess(some)[:2] == (True, False)
 

@@ -11,6 +11,7 @@ import socket
 import struct
 import time
 import tracemalloc
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,20 @@ def free_port() -> int:
 
 
 QCONFIG_SIZE = 24 + len(b"version role")
+
+#: A milestone only about the live door, so a good handshake alone is COMPLIANT
+#: (the bundled one is about published strings: UNKNOWN without --bdii/--srr).
+LIVE_ONLY = """milestones:
+  - {id: xrootd-door, title: doors speak xrootd, source: test, deadline: 2010-09-30, warn_days: 30,
+     scope: {tiers: [0, 1]}, check: xrootd, expect: {role: any}, remediation: run xrootd}
+"""
+
+
+@pytest.fixture
+def live_only(tmp_path: Path) -> list[str]:
+    rules = tmp_path / "live-only.yaml"
+    rules.write_text(LIVE_ONLY, encoding="utf-8")
+    return ["--milestones", str(rules)]
 
 
 @pytest.mark.parametrize("script, reason", [
@@ -93,10 +108,10 @@ def test_silence_is_the_timeout_state_naming_the_stage(script: tuple[object, ...
     assert rc_crit == 2 and lines_crit[0].startswith("XROOTD CRITICAL - ") and reason in lines_crit[0]
 
 
-def test_login_that_hangs_still_reports_the_handshake() -> None:
+def test_login_that_hangs_still_reports_the_handshake(live_only: list[str]) -> None:
     script = (Read(OPENING_SIZE), Send(handshake_reply() + protocol_reply(0x511, 1)), Hold())
     with running_hostile(*script) as server:
-        rc, lines, elapsed = probe(server.port, "-vv")
+        rc, lines, elapsed = probe(server.port, "-vv", *live_only)
     assert rc == 0, lines
     assert "xrootd protocol 5.1.1, role server (data server)" in lines[0]
     assert any(line.startswith("Qconfig not read: no answer within") and "reading kXR_login reply" in line
@@ -104,14 +119,14 @@ def test_login_that_hangs_still_reports_the_handshake() -> None:
     assert elapsed < TIMEOUT + 1
 
 
-def test_2010_redirector_that_echoes_unknown_qconfig_keys() -> None:
+def test_2010_redirector_that_echoes_unknown_qconfig_keys(live_only: list[str]) -> None:
     script = (Read(OPENING_SIZE), Send(handshake_reply(0x290, 0) + protocol_reply(0x290, 0)),
               Read(LOGIN_SIZE), Send(login_reply()),
               Read(QCONFIG_SIZE), Send(qconfig_reply("version\nmanager\n")), Close())
     with running_hostile(*script) as server:
-        rc, lines, _ = probe(server.port, "-vv", "--role", "manager")
+        rc, lines, _ = probe(server.port, "-vv", "--role", "manager", *live_only)
     assert rc == 0, lines
-    assert lines[0].startswith(f"XROOTD OK - 127.0.0.1:{server.port}: xrootd-protocol-string COMPLIANT: "
+    assert lines[0].startswith(f"XROOTD OK - 127.0.0.1:{server.port}: xrootd-door COMPLIANT: "
                                "xrootd protocol 2.9.0, role manager (redirector);")
     assert "protocol_version=20900;;;0" in lines[0]
     assert "Qconfig keys not supported by the server: version" in lines
@@ -119,43 +134,45 @@ def test_2010_redirector_that_echoes_unknown_qconfig_keys() -> None:
     assert bytes(server.received[0][OPENING_SIZE + LOGIN_SIZE + 24:]) == b"version role"
 
 
-def test_server_requiring_authentication_is_not_queried() -> None:
+def test_server_requiring_authentication_is_not_queried(live_only: list[str]) -> None:
     script = (Read(OPENING_SIZE), Send(handshake_reply() + protocol_reply()),
               Read(LOGIN_SIZE), Send(login_reply("&P=gsi,v:10400,c:ssl&P=unix\0")), Hold())
     with running_hostile(*script) as server:
-        rc, lines, elapsed = probe(server.port, "-vv")
+        rc, lines, elapsed = probe(server.port, "-vv", *live_only)
     assert rc == 0
     assert "server requires authentication (gsi, unix): Qconfig not queried" in lines
     assert elapsed < 1.5
 
 
-def test_query_answered_with_kxr_error_is_a_note() -> None:
+def test_query_answered_with_kxr_error_is_a_note(live_only: list[str]) -> None:
     script = (Read(OPENING_SIZE), Send(handshake_reply() + protocol_reply()), Read(LOGIN_SIZE), Send(login_reply()),
               Read(QCONFIG_SIZE), Send(error_reply(QUERY_SID, 3010, "not allowed")), Close())
     with running_hostile(*script) as server:
-        rc, lines, _ = probe(server.port, "-vv")
+        rc, lines, _ = probe(server.port, "-vv", *live_only)
     assert rc == 0
     assert "Qconfig not read: kXR_query failed: kXR_error 3010 kXR_NotAuthorized: not allowed" in lines
 
 
-def test_connection_refused_is_critical() -> None:
+def test_connection_refused_is_unknown(live_only: list[str]) -> None:
+    # Was CRITICAL (PENDING before the deadline): a refused door is an unreachable source.
     port = free_port()
-    rc, lines, elapsed = probe(port, "-v")
-    assert rc == 2
-    assert lines[0] == (f"XROOTD CRITICAL - 127.0.0.1:{port}: xrootd-protocol-string OVERDUE: "
-                        f"cannot connect to 127.0.0.1:{port}: connection refused")
-    assert lines[2].startswith(f"    remediation: make the xrootd service on 127.0.0.1:{port} accept")
-    assert elapsed < TIMEOUT + 1
+    for extra in ([], ["--as-of", "2010-06-08"], live_only):
+        rc, lines, elapsed = probe(port, "-v", *extra)
+        assert rc == 3, lines
+        milestone = "xrootd-door" if extra == live_only else "xrootd-protocol-string"
+        assert lines[0].startswith(f"XROOTD UNKNOWN - 127.0.0.1:{port}: {milestone} UNKNOWN: "
+                                   f"cannot connect to 127.0.0.1:{port}: connection refused"), lines
+        assert "remediation" not in "".join(lines)
+        assert elapsed < TIMEOUT + 1
 
 
-def test_dns_failure_is_critical() -> None:
-    rc, lines, elapsed = probe(1094, host="no-such-door.invalid")
-    assert rc in (2, 3), lines
-    if rc == 2:
-        assert lines[0].startswith("XROOTD CRITICAL - no-such-door.invalid:1094: xrootd-protocol-string "
-                                   "OVERDUE: cannot resolve host no-such-door.invalid: ")
-    else:  # a resolver that does not answer at all is the timeout state
-        assert "timeout after 2s while resolving no-such-door.invalid" in lines[0]
+def test_dns_failure_is_unknown(live_only: list[str]) -> None:
+    rc, lines, elapsed = probe(1094, "--as-of", "2010-10-08", *live_only, host="no-such-door.invalid")
+    assert rc == 3, lines
+    # A resolver that does not answer at all is the timeout state (UNKNOWN too).
+    assert (lines[0].startswith("XROOTD UNKNOWN - no-such-door.invalid:1094: xrootd-door UNKNOWN: "
+                                "cannot resolve host no-such-door.invalid: ")
+            or "timeout after 2s while resolving no-such-door.invalid" in lines[0]), lines
     assert elapsed < TIMEOUT + 1
 
 

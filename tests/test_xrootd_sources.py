@@ -182,17 +182,28 @@ def test_door_not_published_at_all(grid: Grid) -> None:
     with running_hostile(Hold()) as other:
         pass  # only needed a port nobody publishes; nothing listens there any more
     rc, lines = probe("-H", "127.0.0.1", "-p", str(other.port), "--bdii", str(grid.ldif),
-                      "--as-of", "2010-10-08")
+                      "--as-of", "2010-10-08", "-vv")
+    # Not published is a known failure; the refused door itself is only unknown, said in the details.
     assert rc == 2
-    assert f"127.0.0.1:{other.port} is not published as an xrootd access protocol in {grid.ldif}" in lines[0]
-    assert "connection refused" in lines[0]
+    assert lines[0].endswith(f"OVERDUE: 127.0.0.1:{other.port} is not published as an xrootd access protocol "
+                             f"in {grid.ldif}")
+    assert f"door not reached: cannot connect to 127.0.0.1:{other.port}: connection refused" in lines
 
 
-def test_site_without_xrootd_is_not_applicable(grid: Grid) -> None:
-    rc, lines = probe("--site", "pic", "--bdii", str(grid.ldif))
+def test_site_without_xrootd_is_not_applicable() -> None:
+    # INFN-T1 publishes its SEs (CASTOR, StoRM) in the example dump, none with xrootd access.
+    rc, lines = probe("--site", "INFN-T1", "--bdii", str(EXAMPLE_LDIF))
     assert rc == 0
-    assert lines[0] == "XROOTD OK - pic (published): 1 milestone: 1 NOT_APPLICABLE"
-    assert lines[1].startswith(f"[OK] xrootd-protocol-string: pic publishes no xrootd access in {grid.ldif} ")
+    assert lines[0] == "XROOTD OK - INFN-T1 (published): 1 milestone: 1 NOT_APPLICABLE"
+    assert lines[1].startswith(f"[OK] xrootd-protocol-string: INFN-T1 publishes no xrootd access in {EXAMPLE_LDIF} ")
+
+
+def test_site_missing_from_the_source_is_unknown(grid: Grid) -> None:
+    # Was NOT_APPLICABLE: pic is not in this dump at all, so nothing says it has no xrootd.
+    rc, lines = probe("--site", "pic", "--bdii", str(grid.ldif))
+    assert rc == 3
+    assert lines[0] == (f"XROOTD UNKNOWN - pic (published): xrootd-protocol-string UNKNOWN: {grid.ldif} "
+                        "describes no storage of pic: cannot tell how xrootd is published")
 
 
 def test_offline_mode_never_connects_to_a_door(tmp_path: Path) -> None:
@@ -227,8 +238,9 @@ def test_srr_over_https_and_from_a_file(tmp_path: Path) -> None:
     saved = tmp_path / "srr.json"
     saved.write_text(json.dumps(srr), encoding="utf-8")
     rc, lines = probe("-H", "xroot://xrd2.example", "--srr", str(saved), "-t", "3")
-    # The door is published correctly, but there is no such host to talk to.
-    assert rc in (2, 3) and "SRR" not in lines[0]
+    # The door is published correctly, but there is no such host to talk to: unknown, not a failure.
+    assert rc == 3 and "SRR" not in lines[0]
+    assert "cannot resolve host xrd2.example" in lines[0] or "timeout after 3s while resolving" in lines[0]
 
 
 @pytest.mark.parametrize("args, why", [
@@ -247,10 +259,14 @@ def test_unreachable_bdii_with_a_working_door_is_unknown(grid: Grid) -> None:
     assert rc == 3 and f"127.0.0.1:{gone.port}" in lines[0]
 
 
-def test_unreachable_bdii_and_refused_door_is_critical(grid: Grid) -> None:
+def test_unreachable_bdii_and_refused_door_is_unknown(grid: Grid) -> None:
+    # Was CRITICAL: a refused door is an unreachable source (UNKNOWN), not a failing finding.
     with running_hostile() as gone:
         pass
     rc, lines = probe("-H", "127.0.0.1", "-p", str(gone.port), "--bdii", f"ldap://127.0.0.1:{gone.port}",
                       "-vv", "--as-of", "2010-10-08")
-    assert rc == 2 and "connection refused" in lines[0]
+    assert rc == 3, lines
+    assert lines[0].startswith(f"XROOTD UNKNOWN - 127.0.0.1:{gone.port}: xrootd-protocol-string UNKNOWN: "
+                               f"cannot connect to 127.0.0.1:{gone.port}: connection refused; "
+                               "published strings not read: ")
     assert any(line.startswith("published strings not read: ") for line in lines)

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gridready.deadline import Deadline
 from gridready.models import Inventory, Site
@@ -121,6 +121,20 @@ class Request:
     def opt(self, name: str, default: Any = None) -> Any:
         value = self.options.get(name)
         return default if value is None else value
+
+
+@runtime_checkable
+class ReviewsStored(Protocol):
+    """Optional for a check: re-judges outcomes stored by older versions of its probe.
+
+    A report re-evaluates stored outcomes; one recorded as a pass (or fail)
+    on evidence that was never collected (e.g. xrootd "published strings not
+    checked") must read UNKNOWN instead.
+    """
+
+    def unproven(self, expect: Mapping[str, Any], outcome: str, message: str) -> str | None:
+        """Why a stored ``outcome`` ("pass"/"fail") with ``message`` lacks the evidence ``expect``
+        needs (the UNKNOWN message), or None when it stands."""
 
 
 class Check(Protocol):

@@ -5,10 +5,12 @@
 * with ``-H HOST`` (or ``-H root://host:port``), a live exchange through the
   native client (``gridready.xrootd.client``): handshake + kXR_protocol for the
   protocol version, role and flags, then kXR_login + kXR_query Qconfig
-  ``version role`` where the server allows. A refused connection, a DNS
-  failure, or a peer that does not answer as xrootd (garbage, oversized or cut
-  replies, kXR_error, closing at once) is a *failing finding*: the service is
-  not usable. A timeout is the probe's timeout state, naming the stage.
+  ``version role`` where the server allows. A peer that answers but not as
+  xrootd (garbage, oversized or cut replies, kXR_error, kXR_redirect, closing
+  at once) is a *failing finding*: the service is not usable. A door that
+  refuses, does not resolve or has no route is UNKNOWN with that reason, as any
+  unreachable source is; a timeout is the probe's timeout state, naming the
+  stage.
 * with ``--bdii``/``--srr``, the xrootd access records published for the door
   (or, without ``-H``, every one ``--site`` publishes; that mode never opens a
   connection to a door and is what the example-snapshot report uses).
@@ -23,6 +25,15 @@
   not published there at all fails.
 
 ``--min-protocol`` and ``--role`` on the command line override the last two.
+
+Evidence rule: a milestone is judged only on what was collected. One about
+published strings (any of ``protocol``, ``schemes``, ``require_published``, or
+no live key at all) is UNKNOWN without ``--bdii``/``--srr`` or when those
+sources describe no storage at all (no SE or service of the site, no endpoint
+list); one with ``min_protocol`` or a ``role`` other than ``any`` is UNKNOWN
+without a handshake (published-only mode, unreachable door) or when the door
+did not state its role. ``unproven`` applies the same rule to results stored by
+older probes, which reported such milestones as passes.
 
 Perfdata: ``handshake_ms`` (connect to complete kXR_protocol reply, in ms) and
 ``protocol_version``, the version x.y.z as the number x*10000 + y*100 + z
@@ -45,9 +56,22 @@ from gridready.xrootd.protocol import parse_version, version_number, version_par
 
 if TYPE_CHECKING:
     from gridready.xrootd.client import ServerInfo
+    from gridready.xrootd.protocol import Role
 
 EXPECT_KEYS = ("protocol", "schemes", "min_protocol", "role", "require_published")
 ROLES = ("server", "manager", "any")
+#: Keys that make a milestone about published strings, and about the live door.
+PUBLISHED_KEYS = ("protocol", "schemes", "require_published")
+LIVE_KEYS = ("min_protocol", "role")
+
+#: Fixed phrases of the summaries, also what ``unproven`` recognises in
+#: results stored by older probes (which wrote the same phrases).
+NOT_CHECKED = "published strings not checked"
+LIVE_SUMMARY = "xrootd protocol "
+#: Failing published records named one by one; the rest are counted.
+MAX_NAMED_RECORDS = 20
+#: Published records listed in the long output; the rest are counted.
+MAX_DETAIL_RECORDS = 100
 
 
 @dataclass(frozen=True)
@@ -57,6 +81,9 @@ class Live:
     door: pub.Door
     info: ServerInfo | None = None
     failure: str | None = None
+    #: The failure is that nothing answered (refused, DNS, no route): no
+    #: evidence either way, unlike a peer that answered but not as xrootd.
+    unreachable: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,8 +97,12 @@ class XrootdFacts:
     sources: tuple[str, ...] = ()
     #: xrootd records for the door (or the site), in source order.
     publications: tuple[pub.Publication, ...] = ()
-    #: A source that failed while the live exchange had already failed.
+    #: A source that failed while a door was also checked (the door's part is still judged).
     source_problem: str | None = None
+    #: The sources that describe the door's or site's storage at all (an SE or
+    #: service of the site, any endpoint list): only there does "no xrootd
+    #: record" mean something.
+    described: tuple[str, ...] = ()
 
 
 def _version_arg(text: str) -> str:
@@ -165,26 +196,32 @@ class XrootdCheck:
             details += _live_details(live.info)
             metrics = [PerfValue("handshake_ms", round(live.info.handshake_ms, 3), "ms", min=0),
                        PerfValue("protocol_version", version_number(live.info.protocol.pval), min=0)]
+        elif live is not None:
+            details.append(f"{'door not reached' if live.unreachable else 'no xrootd'}: {live.failure}")
 
         sources = tuple(s for s in (bdii_uri, srr_uri) if s)
         records: list[pub.Publication] = []
+        described: list[str] = []
         source_problem: str | None = None
         try:
-            records = _published(bdii_uri, srr_uri, request, door, deadline)
+            records, described = _published(bdii_uri, srr_uri, request, door, deadline)
         except SourceError as exc:
-            # A door that cannot be used fails whatever is published; only when
-            # the published strings are all that is left to judge is the
-            # result unknown.
-            if live is None or live.failure is None:
+            # With a door checked, its part is still judged; only the milestones
+            # about published strings become UNKNOWN. Without one nothing is left.
+            if live is None:
                 raise
             source_problem = str(exc)
             details.append(f"published strings not read: {exc}")
-        details += [f"published: {r.describe()}" for r in records]
-        if sources and not records:
+        shown = records[:MAX_DETAIL_RECORDS]
+        details += [f"published: {r.describe()}" for r in shown]
+        if len(records) > len(shown):
+            details.append(f"published: ... and {len(records) - len(shown)} more records")
+        if sources and not records and source_problem is None:
             details.append(f"no xrootd access published for {door or site} in {', '.join(sources)}")
 
         facts = XrootdFacts(door=door, site=site, live=live, sources=sources,
-                            publications=tuple(records), source_problem=source_problem)
+                            publications=tuple(records), source_problem=source_problem,
+                            described=tuple(described))
         target = str(door) if door is not None else f"{site} (published)"
         return Observation(target=target, data=facts, metrics=metrics, details=details)
 
@@ -197,39 +234,112 @@ class XrootdCheck:
         minimum = request.opt("min_protocol") or expect.get("min_protocol")
         role = request.opt("role") or expect.get("role", "any")
         require_published = bool(expect.get("require_published", True))
+        wants_published = _wants_published(expect)
 
         findings: list[Finding] = []
         summary: list[str] = []
+        unknown: list[str] = []
         if facts.live is not None:
-            live_findings, live_summary = _judge_live(facts.live, minimum, role)
+            live_findings, live_summary, live_unknown = _judge_live(facts.live, minimum, role)
             findings += live_findings
             summary.append(live_summary)
+            unknown += live_unknown
+        elif minimum or role != "any":
+            unknown.append(_no_handshake(minimum, role))
 
         if facts.sources:
             records = facts.publications
             if facts.source_problem is not None:
                 summary.append("published strings not read")
+                if wants_published:
+                    unknown.append(f"published strings not read: {facts.source_problem}")
+            elif not records and not facts.described:
+                summary.append("published strings not found")
+                if wants_published or facts.door is None:
+                    unknown.append(f"{', '.join(facts.sources)} describe{'s' if len(facts.sources) == 1 else ''} "
+                                   f"no storage of {facts.door or facts.site}: cannot tell how xrootd is published")
             elif not records and facts.door is None:
                 return Assessment(applicable=False, summary=(
-                    f"{facts.site} publishes no xrootd access in {', '.join(facts.sources)}"))
+                    f"{facts.site} publishes no xrootd access in {', '.join(facts.described)}"))
             elif not records:
                 if require_published:
                     findings.append(Finding(
                         False, f"{facts.door} is not published as an xrootd access protocol in "
-                               f"{', '.join(facts.sources)}",
+                               f"{', '.join(facts.described)}",
                         f"publish {facts.door} with the protocol string '{protocol}' and a "
                         f"{schemes[0]}://{facts.door} endpoint (GlueSEAccessProtocolType / "
                         "GLUE2EndpointInterfaceName / SRR interfacetype)"))
                 summary.append("not published")
             else:
-                for record in records:
-                    findings += pub.judge(record, protocol, schemes)
+                findings += _judge_records(records, protocol, schemes)
                 schemas = ", ".join(dict.fromkeys(r.schema for r in records))
                 summary.append(f"published as '{protocol}' in {schemas} "
                                f"({len(records)} record{'s' if len(records) != 1 else ''})")
-        elif facts.live is not None:
-            summary.append("published strings not checked (no --bdii/--srr)")
-        return Assessment(findings=tuple(findings), summary="; ".join(summary))
+        else:
+            summary.append(f"{NOT_CHECKED} (no --bdii/--srr)")
+            if wants_published:
+                unknown.append(f"{NOT_CHECKED}: give --bdii or --srr")
+        return Assessment(findings=tuple(findings), summary="; ".join(summary), unknown="; ".join(unknown))
+
+    # --- stored results ------------------------------------------------------------
+
+    def unproven(self, expect: Mapping[str, Any], outcome: str, message: str) -> str | None:
+        """Results of older probes that passed (or failed) without the evidence ``expect`` needs.
+
+        Before the evidence rule, check_xrootd reported a pass with "published
+        strings not checked" when no source was given, a pass in published-only
+        mode whatever ``min_protocol``/``role`` said, and a failure for a door
+        that refused or did not resolve. The phrases are this module's own.
+        """
+        if outcome == "pass":
+            if _wants_published(expect) and NOT_CHECKED in message:
+                return f"{NOT_CHECKED}: give --bdii or --srr"
+            if LIVE_SUMMARY not in message and (expect.get("min_protocol") or expect.get("role", "any") != "any"):
+                return _no_handshake(expect.get("min_protocol"), str(expect.get("role", "any")))
+        elif outcome == "fail" and message.startswith(_UNREACHABLE) and not any(
+                marker in message for marker in _FAILURE_MARKERS):
+            return message
+        return None
+
+
+#: How an unreachable door's message starts (gridready.net.Unreachable) ...
+_UNREACHABLE = ("cannot connect to ", "cannot resolve host ", "host ")
+#: ... and phrases of the other failing findings, which make a stored failure stand.
+_FAILURE_MARKERS = (" publishes ", " is not published as ", "' is not a ", " older than ", " is a ",
+                    "does not speak xrootd", "more failing published records")
+
+
+def _wants_published(expect: Mapping[str, Any]) -> bool:
+    """Whether a milestone is about published strings: it names a published key, or no live one."""
+    return any(k in expect for k in PUBLISHED_KEYS) or not any(k in expect for k in LIVE_KEYS)
+
+
+def _no_handshake(minimum: str | None, role: str) -> str:
+    wanted = " and ".join(([f"min_protocol {minimum}"] if minimum else [])
+                          + ([f"role {role}"] if role != "any" else []))
+    return f"no xrootd handshake (published strings only): {wanted} needs -H HOST"
+
+
+def _judge_records(records: Sequence[pub.Publication], protocol: str,
+                   schemes: Sequence[str]) -> list[Finding]:
+    """Every record judged; past MAX_NAMED_RECORDS failing ones, the rest are counted."""
+    findings: list[Finding] = []
+    failing = 0
+    rest: list[Finding] = []
+    for record in records:
+        judged = pub.judge(record, protocol, schemes)
+        if any(not f.ok for f in judged):
+            failing += 1
+            if failing > MAX_NAMED_RECORDS:
+                rest += [f for f in judged if not f.ok]
+                continue
+        findings += judged
+    if rest:
+        severity = max((f.severity for f in rest), key=lambda s: s.value)
+        findings.append(Finding(False, f"... and {failing - MAX_NAMED_RECORDS} more failing published "
+                                       "records (-v lists the records)",
+                                rest[0].remediation, severity))
+    return findings
 
 
 def _port_arg(text: str) -> int:
@@ -265,7 +375,7 @@ def _live(door: pub.Door, deadline: Deadline) -> Live:
     try:
         info = client.probe(door.host, door.port, deadline)
     except Unreachable as exc:
-        return Live(door, failure=str(exc))
+        return Live(door, failure=str(exc), unreachable=True)
     except xp.PeerClosed as exc:
         return Live(door, failure=str(exc))  # names the door already
     except xp.ProtocolError as exc:
@@ -294,52 +404,96 @@ def _live_details(info: ServerInfo) -> list[str]:
     return lines
 
 
-def _judge_live(live: Live, minimum: str | None, role: str) -> tuple[list[Finding], str]:
+def _judge_live(live: Live, minimum: str | None, role: str) -> tuple[list[Finding], str, list[str]]:
+    """Findings, summary and what could not be known from the live exchange."""
     door = live.door
     if live.info is None:
+        if live.unreachable:
+            return [], "door not reached", [live.failure or f"{door}: no answer"]
         return [Finding(False, live.failure or f"{door}: no answer",
                         f"make the xrootd service on {door} accept xrootd clients (is it running, "
-                        "listening on that port and reachable?), or stop publishing it")], "no xrootd"
+                        "listening on that port and reachable?), or stop publishing it")], "no xrootd", []
     info = live.info
     proto = info.protocol
-    described = (f"xrootd protocol {proto.version}, role {proto.role.kind} ({proto.role.label})"
+    stated = _stated_role(info)
+    described = (f"{LIVE_SUMMARY}{proto.version}, role {proto.role.kind} ({proto.role.label})"
                  + (f", version {info.version}" if info.version else ""))
     findings = [Finding(True, f"{door} speaks {described}")]
+    unknown: list[str] = []
     if minimum:
         wanted = parse_version(minimum)
         if version_parts(proto.pval) < wanted:
             findings.append(Finding(False, f"{door} speaks xrootd protocol {proto.version}, older than {minimum}",
                                     f"upgrade the xrootd service on {door} to protocol {minimum} or later"))
-    if not proto.role.matches(role):
-        findings.append(Finding(False, f"{door} is a {proto.role.label}, not a {role}",
-                                f"point the check at the {role} of the xrootd cluster"))
-    return findings, described
+    if role != "any":
+        if stated is None:
+            unknown.append(f"{door} does not state its role (no role flag in the kXR_protocol reply, no "
+                           f"handshake reply, Qconfig role not answered): role {role} not checked")
+        elif not stated.matches(role):
+            findings.append(Finding(False, f"{door} is a {stated.label}, not a {role}",
+                                    f"point the check at the {role} of the xrootd cluster"))
+    return findings, described, unknown
+
+
+def _stated_role(info: ServerInfo) -> Role | None:
+    """The role the door states: kXR_protocol role flags, else the handshake's server type,
+    else the Qconfig ``role`` answer; None when it states none (a role is never read
+    from the absence of a flag alone)."""
+    from gridready.xrootd import protocol as xp
+
+    flags = info.protocol.flags
+    if flags & (xp.KXR_IS_SERVER | xp.KXR_IS_MANAGER):
+        return info.protocol.role
+    if info.hello.handshake is not None:
+        # 2010 servers: 1 data server, 0 load balancer, stated in both replies.
+        return xp.role_of(flags | (xp.KXR_IS_SERVER if info.hello.handshake.msgval == 1 else 0))
+    text = (info.config_role or "").casefold()
+    if "supervisor" in text:
+        return xp.Role("supervisor", "supervisor")
+    if "manager" in text:
+        return xp.Role("manager", text)
+    if "server" in text:
+        return xp.Role("server", text)
+    return None
 
 
 def _published(bdii_uri: str | None, srr_uri: str | None, request: Request, door: pub.Door | None,
-               deadline: Deadline) -> list[pub.Publication]:
-    """The xrootd records for ``door`` (or every one of the site), from every source given."""
+               deadline: Deadline) -> tuple[list[pub.Publication], list[str]]:
+    """The xrootd records for ``door`` (or every one of the site), from every source given,
+    and the sources that describe that storage at all (see ``XrootdFacts.described``)."""
     site = request.site
     records: list[pub.Publication] = []
+    described: list[str] = []
     if bdii_uri:
         from gridready.sources.bdii import open_bdii
 
         bdii = open_bdii(bdii_uri, deadline)
-        found = pub.select(pub.read_glue13(bdii, bdii_uri, site=site)
-                           + pub.read_glue2(bdii, bdii_uri, site=site), door)
-        if not found and door is not None and site:
-            # Published under another site name (or none): look the door up everywhere.
-            found = pub.select(pub.read_glue13(bdii, bdii_uri, site=None)
-                               + pub.read_glue2(bdii, bdii_uri, site=None), door)
+        with deadline.during(f"selecting xrootd records for {door or site} in {bdii_uri}"):
+            glue13, known13 = pub.glue13_for(bdii, bdii_uri, site=site)
+            glue2, known2 = pub.glue2_for(bdii, bdii_uri, site=site)
+            found = pub.select(glue13 + glue2, door)
+            known = known13 or known2
+            if not found and door is not None and site:
+                # Published under another site name (or none): look the door up everywhere.
+                glue13, known13 = pub.glue13_for(bdii, bdii_uri, site=None)
+                glue2, known2 = pub.glue2_for(bdii, bdii_uri, site=None)
+                found = pub.select(glue13 + glue2, door)
+                known = known or known13 or known2
         records += found
+        if known:
+            described.append(bdii_uri)
     if srr_uri:
         from gridready.sources.http import TLSOptions, fetch_json
 
         tls = TLSOptions(capath=request.opt("capath"))
         with deadline.during(f"reading SRR {srr_uri}"):
             document = fetch_json(srr_uri, deadline, tls)
-        records += pub.select(pub.read_srr(document, srr_uri), door)
-    return records
+        with deadline.during(f"selecting xrootd records for {door or site} in SRR {srr_uri}"):
+            endpoints = pub.read_srr(document, srr_uri)
+            records += pub.select(endpoints, door)
+        if endpoints:
+            described.append(srr_uri)
+    return records, described
 
 
 CHECK = XrootdCheck()

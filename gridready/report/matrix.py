@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from gridready.checks.interface import Severity
-from gridready.compliance import Compliance, State, Verdict, evaluate, nagios_state
+from gridready.checks import load_check
+from gridready.checks.interface import Assessment, ReviewsStored, Severity
+from gridready.compliance import Compliance, Outcome, State, Verdict, evaluate, nagios_state
 from gridready.models import Milestone, Rules, Site, Waiver
 from gridready.store import Record
 
@@ -137,12 +138,28 @@ def _cell(v: Verdict, record: Record | None) -> Cell:
                 waiver=v.waiver, remediation=v.remediation, severity=v.severity)
 
 
+def _stored(milestone: Milestone, record: Record) -> Assessment | str:
+    """The stored outcome to re-evaluate; UNKNOWN (a string) when its check says the
+    evidence ``milestone.expect`` needs was never collected (results of older probes)."""
+    stored = record.outcome
+    if stored.outcome in (Outcome.PASS, Outcome.FAIL):
+        try:
+            check = load_check(record.check)
+        except KeyError:
+            check = None
+        if isinstance(check, ReviewsStored):
+            why = check.unproven(milestone.expect, stored.outcome.value, stored.message)
+            if why:
+                return why
+    return stored.assessment()
+
+
 def decide(milestone: Milestone, site: Site, records: Sequence[Record], as_of: date,
            waivers: Sequence[Waiver]) -> Cell:
     """One cell: each target's latest outcome evaluated, the worst one kept."""
     if not records:
         return _cell(evaluate(milestone, site.name, site.tier, None, as_of, waivers), None)
-    cells = [_cell(evaluate(milestone, site.name, site.tier, r.outcome.assessment(), as_of, waivers), r)
+    cells = [_cell(evaluate(milestone, site.name, site.tier, _stored(milestone, r), as_of, waivers), r)
              for r in records]
     # Worst first; among equals the most recent, then the target name, so the choice is stable.
     return max(cells, key=lambda c: (_RANK[c.compliance], c.checked_at.timestamp() if c.checked_at else 0.0,

@@ -165,15 +165,20 @@ def serves(publication: Publication, door: Door) -> bool:
 
 
 def select(publications: Iterable[Publication], door: Door | None) -> list[Publication]:
-    """The xrootd records, for ``door`` only when one is given; duplicates dropped."""
+    """The xrootd records, for ``door`` only when one is given; duplicates dropped.
+
+    Linear in the number of records (a set remembers what was kept), so an
+    SRR listing tens of thousands of endpoints costs milliseconds.
+    """
     chosen: list[Publication] = []
+    seen: set[Publication] = set()
     for publication in publications:
-        if not is_xrootd(publication.name, publication.url):
+        if publication in seen or not is_xrootd(publication.name, publication.url):
             continue
         if door is not None and not serves(publication, door):
             continue
-        if publication not in chosen:
-            chosen.append(publication)
+        seen.add(publication)
+        chosen.append(publication)
     return chosen
 
 
@@ -199,18 +204,42 @@ def _glue13_record(source: str, entry: Entry) -> Publication:
                        entry.first("GlueSEAccessProtocolEndpoint"), se)
 
 
-def read_glue13(bdii: Bdii, source: str, *, site: str | None) -> list[Publication]:
-    """GLUE 1.3 access protocols: those of ``site``'s SEs, or every one when site is None."""
+#: Up to this many parents, children are asked for one parent at a time (a few
+#: small LDAP searches); beyond it, all children are read once and matched
+#: through a set, so the work stays linear in the size of the BDII.
+PER_PARENT_QUERIES = 8
+
+
+def _children(bdii: Bdii, object_class: str, key: str, prefix: str, parents: Sequence[str],
+              suffix: str) -> list[Entry]:
+    """Entries of ``object_class`` whose ``key`` is ``prefix + parent`` for one of ``parents``."""
+    if len(parents) <= PER_PARENT_QUERIES:
+        found: list[Entry] = []
+        for parent in dict.fromkeys(parents):
+            found += bdii.find(object_class, {key: prefix + parent}, suffix=suffix)
+        return found
+    # Compared case-insensitively, as a BDII compares GLUE attribute values.
+    wanted = {(prefix + parent).lower() for parent in parents}
+    return [entry for entry in bdii.find(object_class, suffix=suffix)
+            if any(value.lower() in wanted for value in entry.get(key))]
+
+
+def glue13_for(bdii: Bdii, source: str, *, site: str | None) -> tuple[list[Publication], bool]:
+    """GLUE 1.3 access protocols (of ``site``'s SEs, or all) and whether the source
+    describes that storage at all (the site has a GlueSE, or any access protocol is
+    published): without it, finding no xrootd record proves nothing."""
     if site is None:
         entries = bdii.find("GlueSEAccessProtocol", suffix="o=grid")
-    else:
-        entries = []
-        for se in bdii.find("GlueSE", {"GlueForeignKey": f"GlueSiteUniqueID={site}"}, suffix="o=grid"):
-            se_id = se.first("GlueSEUniqueID")
-            if se_id:
-                entries += bdii.find("GlueSEAccessProtocol", {"GlueChunkKey": f"GlueSEUniqueID={se_id}"},
-                                     suffix="o=grid")
-    return [_glue13_record(source, entry) for entry in entries]
+        return [_glue13_record(source, entry) for entry in entries], bool(entries)
+    ses = bdii.find("GlueSE", {"GlueForeignKey": f"GlueSiteUniqueID={site}"}, suffix="o=grid")
+    ids = [se_id for se in ses if (se_id := se.first("GlueSEUniqueID"))]
+    entries = _children(bdii, "GlueSEAccessProtocol", "GlueChunkKey", "GlueSEUniqueID=", ids, "o=grid")
+    return [_glue13_record(source, entry) for entry in entries], bool(ses)
+
+
+def read_glue13(bdii: Bdii, source: str, *, site: str | None) -> list[Publication]:
+    """GLUE 1.3 access protocols: those of ``site``'s SEs, or every one when site is None."""
+    return glue13_for(bdii, source, site=site)[0]
 
 
 def _glue2_record(source: str, entry: Entry) -> Publication:
@@ -220,19 +249,21 @@ def _glue2_record(source: str, entry: Entry) -> Publication:
                        entry.first("GLUE2EndpointURL"))
 
 
-def read_glue2(bdii: Bdii, source: str, *, site: str | None) -> list[Publication]:
-    """GLUE 2 endpoints: those of ``site``'s services, or every one when site is None."""
+def glue2_for(bdii: Bdii, source: str, *, site: str | None) -> tuple[list[Publication], bool]:
+    """GLUE 2 endpoints (of ``site``'s services, or all) and whether the source describes
+    that site's services (or any endpoint) at all; see ``glue13_for``."""
     if site is None:
         entries = bdii.find("GLUE2Endpoint", suffix="o=glue")
-    else:
-        entries = []
-        for service in bdii.find("GLUE2Service", {"GLUE2ServiceAdminDomainForeignKey": site},
-                                 suffix="o=glue"):
-            service_id = service.first("GLUE2ServiceID")
-            if service_id:
-                entries += bdii.find("GLUE2Endpoint", {"GLUE2EndpointServiceForeignKey": service_id},
-                                     suffix="o=glue")
-    return [_glue2_record(source, entry) for entry in entries]
+        return [_glue2_record(source, entry) for entry in entries], bool(entries)
+    services = bdii.find("GLUE2Service", {"GLUE2ServiceAdminDomainForeignKey": site}, suffix="o=glue")
+    ids = [service_id for service in services if (service_id := service.first("GLUE2ServiceID"))]
+    entries = _children(bdii, "GLUE2Endpoint", "GLUE2EndpointServiceForeignKey", "", ids, "o=glue")
+    return [_glue2_record(source, entry) for entry in entries], bool(services)
+
+
+def read_glue2(bdii: Bdii, source: str, *, site: str | None) -> list[Publication]:
+    """GLUE 2 endpoints: those of ``site``'s services, or every one when site is None."""
+    return glue2_for(bdii, source, site=site)[0]
 
 
 def _text(value: Any) -> str | None:
@@ -248,6 +279,8 @@ def read_srr(document: Any, source: str) -> list[Publication]:
     service = document.get("storageservice") if isinstance(document, Mapping) else None
     if not isinstance(service, Mapping):
         raise SourceError(f"{source}: not an SRR document (no 'storageservice' object)")
+    # Absent is not "none": without the list the document says nothing about
+    # endpoints (callers see an empty result and must not read it as a fact).
     endpoints = service.get("storageendpoints", [])
     if not isinstance(endpoints, list):
         raise SourceError(f"{source}: SRR 'storageservice.storageendpoints' is not a list")
