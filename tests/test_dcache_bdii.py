@@ -70,6 +70,35 @@ def glue2_service(site: str, service_id: str, host: str, versions: list[str]) ->
     return "\n\n".join(records)
 
 
+def dcache_provider_service(site: str, se: str, doors: list[tuple[str, str, str, str]]) -> str:
+    """GLUE 2 records shaped like dCache's info provider (glue-2.0-defn.xml) writes them.
+
+    ``doors``: (fqdn, protocol family, protocol version, release) per door.
+    """
+    service_id = f"glue:{se}/data"
+    base = f"GLUE2ServiceID={service_id},GLUE2GroupID=resource,GLUE2DomainID={site},GLUE2GroupID=grid,o=glue"
+    records = ["\n".join([
+        f"dn: {base}", "objectClass: GLUE2StorageService", "objectClass: GLUE2Service",
+        "GLUE2EntityCreationTime: 2010-06-08T10:00:00Z", f"GLUE2ServiceID: {service_id}",
+        f"GLUE2EntityName: {site} dCache", "GLUE2ServiceType: org.dcache.storage",
+        "GLUE2ServiceQualityLevel: production", "GLUE2ServiceCapability: data.access.flatfiles",
+        "GLUE2ServiceCapability: data.management.storage", f"GLUE2ServiceAdminDomainForeignKey: {site}"])]
+    schemes = {"srm": "httpg", "xroot": "xroot", "gsiftp": "gsiftp"}
+    for fqdn, family, protocol_version, release in doors:
+        endpoint = f"{service_id}/ep/{fqdn}/{family}/{protocol_version}"
+        url = (f"httpg://{fqdn}:8443/srm/managerv2" if family == "srm"
+               else f"{schemes[family]}://{fqdn}:{1094 if family == 'xroot' else 2811}")
+        records.append("\n".join([
+            f"dn: GLUE2EndpointID={endpoint},{base}", "objectClass: GLUE2StorageEndpoint",
+            "objectClass: GLUE2Endpoint", f"GLUE2EndpointID: {endpoint}",
+            "GLUE2EntityOtherInfo: dCache.root=/", f"GLUE2EndpointServiceForeignKey: {service_id}",
+            f"GLUE2EndpointInterfaceName: {family}", "GLUE2EndpointImplementationName: dCache",
+            f"GLUE2EndpointImplementationVersion: {release}", f"GLUE2EndpointURL: {url}",
+            f"GLUE2EndpointInterfaceVersion: {protocol_version}", "GLUE2EndpointQualityLevel: production",
+            "GLUE2EndpointHealthState: ok", "GLUE2EndpointServingState: production"]))
+    return "\n\n".join(records)
+
+
 RECORDS = [
     glue1_se("GOOD-T1", "srm.good.example", "dCache", "1.9.5-22 (ns=Chimera)"),
     glue2_service("GOOD-T1", "srm.good.example", "srm.good.example", ["1.9.5-22", "1.9.5-22"]),
@@ -83,6 +112,19 @@ RECORDS = [
     # A GLUE 2 service whose ID is not the host: found through its endpoint URL.
     glue2_service("SPLIT-T1", "urn:ogf:glue2:split:storage", "srm.split.example", ["1.9.5-21"]),
     glue2_service("GLUE2ONLY-T1", "srm.glue2only.example", "srm.glue2only.example", ["1.9.7-3"]),
+    # As dCache's own info provider publishes: GLUE 2 only, IDs "glue:<se>/data".
+    dcache_provider_service("PROVIDER-T1", "srm.provider.example", [
+        ("srm.provider.example", "srm", "2.2", "1.9.5-22"),
+        ("xrootd.provider.example", "xroot", "2.9.0", "1.9.5-22")]),
+    # GLUE 1.3 and the provider's GLUE 2, doors on other hosts than the SE id,
+    # one door one release behind: judged on the older.
+    glue1_se("BOTH-T1", "srm.both.example", "dCache", "1.9.5-22 (ns=Chimera)"),
+    dcache_provider_service("BOTH-T1", "srm.both.example", [
+        ("srm-door.both.example", "srm", "2.2", "1.9.5-22"),
+        ("gridftp1.both.example", "gsiftp", "1.0.0", "1.9.5-21")]),
+    # Release strings the old parser rejected.
+    glue1_se("SNAP-T1", "srm.snap.example", "dCache", "1.9.5-20rc1"),
+    glue1_se("NS-T1", "srm.ns.example", "dCache", "production-1.9.5-19 (ns=PNFS)"),
 ]
 LDIF = "\n\n".join(RECORDS) + "\n"
 
@@ -116,7 +158,23 @@ CASES = [
      "srm.glue2only.example runs dCache 1.9.7-3 (feature series 1.9.7, supported until 2012-05-07)"),
     ("srm.nowhere.example", Compliance.UNKNOWN,
      "{uri}: storage element srm.nowhere.example is not published (no GlueSE with "
-     "GlueSEUniqueID=srm.nowhere.example, no GLUE2Service srm.nowhere.example)"),
+     "GlueSEUniqueID=srm.nowhere.example, no GLUE2Service with GLUE2ServiceID srm.nowhere.example "
+     "or glue:srm.nowhere.example/data)"),
+    ("srm.provider.example", Compliance.COMPLIANT,
+     "srm.provider.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("PROVIDER-T1", Compliance.COMPLIANT,
+     "srm.provider.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("srm.both.example", Compliance.COMPLIANT,
+     "srm.both.example runs dCache 1.9.5-21 (published 1.9.5-22 in GLUE 1.3 and GLUE 2, 1.9.5-21 in "
+     "GLUE 2; judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
+    ("BOTH-T1", Compliance.COMPLIANT,
+     "srm.both.example runs dCache 1.9.5-21 (published 1.9.5-22 in GLUE 1.3 and GLUE 2, 1.9.5-21 in "
+     "GLUE 2; judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
+    # A candidate of the denied 1.9.5-20 is not 1.9.5-20 itself; it is above the minimum.
+    ("SNAP-T1", Compliance.COMPLIANT,
+     "srm.snap.example runs dCache 1.9.5-20rc1 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("NS-T1", Compliance.COMPLIANT,
+     "srm.ns.example runs dCache 1.9.5-19 (golden series 1.9.5, supported until 2012-05-07)"),
     ("EMPTY-T1", Compliance.UNKNOWN,
      "{uri}: no storage element published for site EMPTY-T1 (no GlueSE with "
      "GlueForeignKey=GlueSiteUniqueID=EMPTY-T1, no GLUE 2 storage service)"),
@@ -236,3 +294,67 @@ def test_dead_bdii_is_unknown_within_the_timeout() -> None:
     assert status == (f"DCACHE_VERSION UNKNOWN - dcache-supported-release UNKNOWN: {uri}: connection "
                       f"refused by {uri[len('ldap://'):]} (no BDII listening there?)")
     assert not any("Traceback" in line for line in rest)
+
+
+# --- single-valued attributes repeated with different values (dumps only: slapd refuses them) ---
+
+def _repeat(record: str, attribute: str, value: str) -> str:
+    """``record`` with a second ``attribute: value`` line after the first one."""
+    lines = record.split("\n")
+    index = next(i for i, line in enumerate(lines) if line.startswith(f"{attribute}: "))
+    return "\n".join(lines[:index + 1] + [f"{attribute}: {value}"] + lines[index + 1:])
+
+
+DUPLICATES = [
+    # The newer value first: taking the first value would pass the too-old SE.
+    _repeat(glue1_se("DUP1-T1", "srm.dup1.example", "dCache", "1.9.5-22"),
+            "GlueSEImplementationVersion", "1.9.4-3"),
+    _repeat(dcache_provider_service("DUP2-T1", "srm.dup2.example",
+                                    [("srm.dup2.example", "srm", "2.2", "1.9.5-22")]),
+            "GLUE2EndpointImplementationVersion", "1.9.5-19"),
+    _repeat(glue1_se("DUP3-T1", "srm.dup3.example", "dCache", "1.9.5-22"),
+            "GlueSEImplementationName", "CASTOR"),
+    _repeat(glue1_se("DUP4-T1", "srm.dup4.example", "dCache", "1.9.5-22"),
+            "GlueSEUniqueID", "srm.other.example"),
+    # The same value twice is harmless.
+    _repeat(glue1_se("DUP5-T1", "srm.dup5.example", "dCache", "1.9.5-22"),
+            "GlueSEImplementationVersion", "1.9.5-22"),
+]
+
+DUPLICATE_CASES = [
+    ("DUP1-T1", Compliance.OVERDUE,
+     "srm.dup1.example runs dCache 1.9.4-3 (published 1.9.5-22 in GLUE 1.3, 1.9.4-3 in GLUE 1.3; the "
+     "GLUE 1.3 entry repeats the single-valued GlueSEImplementationVersion; judged on the older), older "
+     "than the minimum 1.9.5-0; srm.dup1.example runs dCache 1.9.4-3: series 1.9.4 is out of support "
+     "(older than 1.9.5, the first series in the dCache series table)"),
+    ("srm.dup1.example", Compliance.OVERDUE,
+     "srm.dup1.example runs dCache 1.9.4-3 (published 1.9.5-22 in GLUE 1.3, 1.9.4-3 in GLUE 1.3; the "
+     "GLUE 1.3 entry repeats the single-valued GlueSEImplementationVersion; judged on the older), older "
+     "than the minimum 1.9.5-0; srm.dup1.example runs dCache 1.9.4-3: series 1.9.4 is out of support "
+     "(older than 1.9.5, the first series in the dCache series table)"),
+    ("srm.dup2.example", Compliance.COMPLIANT,
+     "srm.dup2.example runs dCache 1.9.5-19 (published 1.9.5-22 in GLUE 2, 1.9.5-19 in GLUE 2; GLUE 2 "
+     "endpoint glue:srm.dup2.example/data/ep/srm.dup2.example/srm/2.2 repeats the single-valued "
+     "GLUE2EndpointImplementationVersion; judged on the older) (golden series 1.9.5, supported until "
+     "2012-05-07)"),
+    ("DUP3-T1", Compliance.UNKNOWN,
+     "{uri}: GlueSEUniqueID=srm.dup3.example,Mds-Vo-name=DUP3-T1,Mds-Vo-name=local,o=grid: single-valued "
+     "attribute GlueSEImplementationName has 2 different values: 'dCache', 'CASTOR'"),
+    ("DUP4-T1", Compliance.UNKNOWN,
+     "{uri}: GlueSEUniqueID=srm.dup4.example,Mds-Vo-name=DUP4-T1,Mds-Vo-name=local,o=grid: single-valued "
+     "attribute GlueSEUniqueID has 2 different values: 'srm.dup4.example', 'srm.other.example'"),
+    ("DUP5-T1", Compliance.COMPLIANT,
+     "srm.dup5.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+]
+
+
+@pytest.fixture(scope="module")
+def duplicates_ldif(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(write(tmp_path_factory.mktemp("dcache-dup") / "dup.ldif", "\n\n".join(DUPLICATES) + "\n"))
+
+
+@pytest.mark.parametrize("target, compliance, message", DUPLICATE_CASES)
+def test_repeated_single_valued_attributes_are_judged_on_every_value(
+        duplicates_ldif: str, target: str, compliance: Compliance, message: str) -> None:
+    [milestone] = check(duplicates_ldif, target).milestones
+    assert (milestone.compliance, milestone.message) == (compliance, message.format(uri=duplicates_ldif))

@@ -163,10 +163,12 @@ def _from_bdii(where: str, se: str | None, site: str | None, deadline: Deadline)
 
     source = open_bdii(where, deadline)
     if se:
-        elements = glue.read_se(source, se)
+        elements = glue.read_se(source, se, site)
         if not elements:
+            ids = " or ".join(glue.service_ids_for(se))
             raise SourceError(f"{where}: storage element {se} is not published (no GlueSE with "
-                              f"GlueSEUniqueID={se}, no GLUE2Service {se})")
+                              f"GlueSEUniqueID={se}, no GLUE2Service with GLUE2ServiceID {ids}"
+                              f"{f' or an endpoint on {se} among the storage services of {site}' if site else ''})")
         return elements
     assert site is not None
     elements = glue.read_site(source, site)

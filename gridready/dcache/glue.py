@@ -3,17 +3,39 @@
 GLUE 1.3 (under ``o=grid``) has one GlueSE per storage element with
 ``GlueSEImplementationName``/``GlueSEImplementationVersion`` and the site in
 ``GlueForeignKey: GlueSiteUniqueID=<site>``. GLUE 2 (under ``o=glue``) has a
-GLUE2Service (``GLUE2ServiceID``, usually the SE host; type
-``org.dcache.storage``) whose GLUE2Endpoints each carry
+GLUE2Service (type ``org.dcache.storage``) whose GLUE2Endpoints each carry
 ``GLUE2EndpointImplementationVersion``. Both are read so that a site whose two
 publications disagree is reported with both versions.
 
+Service and endpoint IDs come in the forms seen in real BDIIs:
+
+- dCache's own info provider (skel/share/info-provider/glue-2.0-defn.xml in
+  the dCache sources) publishes ``GLUE2ServiceID: glue:<se-unique-id>/data``
+  and endpoints ``GLUE2EndpointID: glue:<se-unique-id>/data/ep/<door
+  fqdn>/<protocol>/<version>`` whose ``GLUE2EndpointServiceForeignKey`` is the
+  service ID; ``<se-unique-id>`` is the GLUE 1.3 ``GlueSEUniqueID``;
+- hand-written or generic providers use the SE host itself as the service ID
+  (``GLUE2ServiceID: srm.example.org``), or an unrelated ID (``urn:...``),
+  found through the site and the endpoints' URL hosts.
+
+An SE (``--se HOST``) is therefore looked up under both ID forms, and a
+service is matched to an SE by every identity it carries: its ID, the SE id
+inside a ``glue:<se>/data`` ID, its endpoints' URL hosts and the door hosts in
+``glue:`` endpoint IDs.
+
 GLUE 2 string attributes match case-exactly in a real BDII, so lookups use
 values as the BDII itself published them (the GlueSE's ID, the site key).
+
+The GLUE schemas make the implementation name and version SINGLE-VALUE. An
+entry that repeats one with different values (a hand-merged dump, a server
+without the schema) is judged on all of them: two versions, the older counts
+and the message says the attribute was repeated; two implementation names
+cannot be told apart and are a problem (UNKNOWN).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -25,19 +47,52 @@ GLUE1 = "GLUE 1.3"
 GLUE2 = "GLUE 2"
 DCACHE_SERVICE_TYPE = "org.dcache.storage"
 _SITE_KEY = "gluesiteuniqueid="
+# dCache's info provider: "glue:<se-unique-id>/data" and ".../data/ep/<fqdn>/<proto>/<ver>".
+_DCACHE_SERVICE_ID = re.compile(r"glue:(?P<se>[^/]+)/data\Z", re.IGNORECASE)
+_DCACHE_ENDPOINT_ID = re.compile(r"glue:(?P<se>[^/]+)/data/ep/(?P<fqdn>[^/]+)(?:/.*)?\Z", re.IGNORECASE)
+
+
+def service_ids_for(se: str) -> list[str]:
+    """The GLUE2ServiceIDs an SE with GlueSEUniqueID ``se`` is published under.
+
+    The bare ID (generic providers) and dCache's ``glue:<se>/data``.
+    """
+    return [se, f"glue:{se}/data"]
+
+
+def se_of_service_id(service_id: str) -> str:
+    """The SE a service ID names: ``<se>`` of ``glue:<se>/data``, else the ID itself."""
+    match = _DCACHE_SERVICE_ID.match(service_id.strip())
+    return match["se"] if match else service_id
 
 
 @dataclass
 class _Glue2Service:
     service_id: str
+    types: tuple[str, ...] = ()
     endpoints: list[Entry] = field(default_factory=list)
 
+    @property
+    def se_name(self) -> str:
+        return se_of_service_id(self.service_id)
+
+    @property
+    def is_dcache_type(self) -> bool:
+        return any(t.strip().lower() == DCACHE_SERVICE_TYPE for t in self.types)
+
     def hosts(self) -> set[str]:
-        found = {self.service_id.lower()}
+        """Every identity of this service, lower-cased (see the module docstring)."""
+        found = {self.service_id.lower(), self.se_name.lower()}
         for endpoint in self.endpoints:
-            host = _url_host(endpoint.first("GLUE2EndpointURL"))
-            if host:
-                found.add(host)
+            # All values: a repeated URL still names hosts of this service.
+            for url in endpoint.get("GLUE2EndpointURL"):
+                host = _url_host(url)
+                if host:
+                    found.add(host)
+            for ident in endpoint.get("GLUE2EndpointID"):
+                match = _DCACHE_ENDPOINT_ID.match(ident.strip())
+                if match:
+                    found.update({match["se"].lower(), match["fqdn"].lower()})
         return found
 
 
@@ -45,7 +100,7 @@ def _url_host(url: str | None) -> str | None:
     if not url:
         return None
     try:
-        host = urlsplit(url).hostname
+        host = urlsplit(url.strip()).hostname
     except ValueError:
         return None
     return host.lower() if host else None
@@ -65,36 +120,54 @@ def read_site(bdii: Bdii, site: str) -> list[StorageElement]:
     # Use the site key as the BDII spells it: GLUE 2 matches case-exactly.
     published_site = next((s for s in map(_site_of, glue1) if s), site)
     services = _site_services(bdii, published_site)
-    return _combine(bdii, glue1, services, only=None)
+    for service in services:
+        _load_endpoints(bdii, service)
+    return _combine(glue1, services, only=None)
 
 
-def read_se(bdii: Bdii, se: str) -> list[StorageElement]:
-    """The storage element ``se`` (its GlueSEUniqueID / GLUE2ServiceID, usually the host)."""
+def read_se(bdii: Bdii, se: str, site: str | None = None) -> list[StorageElement]:
+    """The storage element ``se`` (its GlueSEUniqueID, usually the SRM host).
+
+    GLUE 2 services are looked up as ``se`` and ``glue:<se>/data``; failing
+    that, among the storage services of the SE's site (from GLUE 1.3, else
+    ``site``) for one with an identity equal to ``se``.
+    """
     glue1 = bdii.find("GlueSE", {"GlueSEUniqueID": se}, suffix="o=grid")
-    se_id = glue1[0].first("GlueSEUniqueID") or se if glue1 else se
-    services = [_Glue2Service(sid) for sid in _service_ids(
-        bdii.find("GLUE2Service", {"GLUE2ServiceID": se_id}, suffix="o=glue"))]
-    site = next((s for s in map(_site_of, glue1) if s), None)
+    se_id = (glue1[0].first("GlueSEUniqueID") or se) if glue1 else se
+    services: list[_Glue2Service] = []
+    seen: set[str] = set()
+    for service_id in dict.fromkeys(service_ids_for(se_id) + service_ids_for(se)):
+        for service in _services(bdii.find("GLUE2Service", {"GLUE2ServiceID": service_id},
+                                           suffix="o=glue")):
+            if service.service_id not in seen:
+                seen.add(service.service_id)
+                services.append(service)
+    site = next((s for s in map(_site_of, glue1) if s), None) or site
     if not services and site:
         # The GLUE 2 service may have an ID other than the host: look among
-        # the site's dCache services for one with an endpoint on this host.
+        # the site's storage services for one with an endpoint on this host.
         services = _site_services(bdii, site)
     for service in services:
         _load_endpoints(bdii, service)
-    return _combine(bdii, glue1, services, only=se.lower(), loaded=True)
+    return _combine(glue1, services, only=se.lower())
 
 
-def _service_ids(entries: Sequence[Entry]) -> list[str]:
-    return [sid for sid in (e.first("GLUE2ServiceID") for e in entries) if sid]
+def _services(entries: Sequence[Entry]) -> list[_Glue2Service]:
+    found: list[_Glue2Service] = []
+    for entry in entries:
+        service_id = entry.first("GLUE2ServiceID")
+        if service_id:
+            found.append(_Glue2Service(service_id, entry.get("GLUE2ServiceType")))
+    return found
 
 
 def _site_services(bdii: Bdii, site: str) -> list[_Glue2Service]:
     entries = bdii.find("GLUE2Service", {"GLUE2ServiceAdminDomainForeignKey": site}, suffix="o=glue")
     # A site's GLUE 2 services include its computing elements: keep storage.
     storage = [e for e in entries
-               if any(t.lower() == DCACHE_SERVICE_TYPE for t in e.get("GLUE2ServiceType"))
+               if any(t.strip().lower() == DCACHE_SERVICE_TYPE for t in e.get("GLUE2ServiceType"))
                or "glue2storageservice" in e.object_classes]
-    return [_Glue2Service(sid) for sid in _service_ids(storage)]
+    return _services(storage)
 
 
 def _load_endpoints(bdii: Bdii, service: _Glue2Service) -> None:
@@ -102,11 +175,8 @@ def _load_endpoints(bdii: Bdii, service: _Glue2Service) -> None:
                                   suffix="o=glue")
 
 
-def _combine(bdii: Bdii, glue1: Sequence[Entry], services: list[_Glue2Service], *,
-             only: str | None, loaded: bool = False) -> list[StorageElement]:
-    if not loaded:
-        for service in services:
-            _load_endpoints(bdii, service)
+def _combine(glue1: Sequence[Entry], services: list[_Glue2Service], *,
+             only: str | None) -> list[StorageElement]:
     elements: list[StorageElement] = []
     claimed: set[int] = set()
     for entry in glue1:
@@ -120,47 +190,70 @@ def _combine(bdii: Bdii, glue1: Sequence[Entry], services: list[_Glue2Service], 
         # Published in GLUE 2 only.
         if only is not None and only not in service.hosts():
             continue
-        elements.append(_element(service.service_id, None, [service]))
+        elements.append(_element(service.se_name, None, [service]))
     return elements
+
+
+def _endpoint_is_dcache(endpoint: Entry, service: _Glue2Service) -> bool:
+    names = endpoint.distinct("GLUE2EndpointImplementationName")
+    if names:
+        return all(n.strip().lower() == "dcache" for n in names)
+    # No implementation name: dCache only if the service says it is dCache storage.
+    return service.is_dcache_type
 
 
 def _element(name: str, glue1: Entry | None, services: Sequence[_Glue2Service]) -> StorageElement:
     candidates: list[tuple[str, str]] = []
     notes: list[str] = []
+    repeated: list[str] = []
     implementation: str | None = None
     if glue1 is not None:
-        implementation = glue1.first("GlueSEImplementationName")
-        text = glue1.first("GlueSEImplementationVersion")
-        if text is not None:
+        names = glue1.distinct("GlueSEImplementationName")
+        if len(names) > 1:
+            return StorageElement(name, None, problems=(glue1.conflict("GlueSEImplementationName"),))
+        implementation = names[0] if names else None
+        texts = glue1.distinct("GlueSEImplementationVersion")
+        for text in texts:
             candidates.append((GLUE1, text))
             notes.append(f"{name}: {GLUE1} GlueSEImplementationVersion {text!r}")
-    endpoints = [e for s in services for e in s.endpoints]
-    glue2_names = {n for e in endpoints for n in e.get("GLUE2EndpointImplementationName")}
+        if len(texts) > 1:
+            repeated.append(f"the {GLUE1} entry repeats the single-valued GlueSEImplementationVersion")
+    endpoints = [(s, e) for s in services for e in s.endpoints]
+    glue2_names = {n.strip() for _, e in endpoints for n in e.get("GLUE2EndpointImplementationName")}
     if implementation is None:
+        if len({n.lower() for n in glue2_names}) > 1:
+            listing = ", ".join(repr(n) for n in sorted(glue2_names))
+            return StorageElement(name, None, problems=(
+                f"{name}: GLUE 2 endpoints publish different implementations ({listing}), "
+                "so it cannot be told whether it runs dCache",))
         if glue2_names:
             implementation = sorted(glue2_names)[0]
-        elif services and endpoints:
+        elif any(s.is_dcache_type for s, _ in endpoints):
             implementation = "dCache"  # an org.dcache.storage service
-    dcache_endpoints = [e for e in endpoints
-                        if all(n.lower() == "dcache" for n in e.get("GLUE2EndpointImplementationName"))]
     seen: set[str] = set()
-    for endpoint in dcache_endpoints:
-        text = endpoint.first("GLUE2EndpointImplementationVersion")
-        ident = endpoint.first("GLUE2EndpointID") or endpoint.dn
-        if text is None:
+    for service, endpoint in endpoints:
+        if not _endpoint_is_dcache(endpoint, service):
+            continue
+        texts = endpoint.distinct("GLUE2EndpointImplementationVersion")
+        ident = " / ".join(endpoint.distinct("GLUE2EndpointID")) or endpoint.dn
+        if not texts:
             notes.append(f"{name}: {GLUE2} endpoint {ident} publishes no GLUE2EndpointImplementationVersion")
             continue
-        notes.append(f"{name}: {GLUE2} endpoint {ident} GLUE2EndpointImplementationVersion {text!r}")
-        if text.strip() not in seen:
-            seen.add(text.strip())
-            candidates.append((GLUE2, text))
+        for text in texts:
+            notes.append(f"{name}: {GLUE2} endpoint {ident} GLUE2EndpointImplementationVersion {text!r}")
+            if text.strip() not in seen:
+                seen.add(text.strip())
+                candidates.append((GLUE2, text))
+        if len(texts) > 1:
+            repeated.append(f"{GLUE2} endpoint {ident} repeats the single-valued "
+                            "GLUE2EndpointImplementationVersion")
     if implementation is not None and implementation.strip().lower() != "dcache":
-        version = glue1.first("GlueSEImplementationVersion") if glue1 is not None else None
-        notes = [f"{name}: runs {implementation}{' ' + version if version else ''}, not dCache"]
+        versions = glue1.distinct("GlueSEImplementationVersion") if glue1 is not None else ()
+        notes = [f"{name}: runs {implementation}{' ' + ', '.join(versions) if versions else ''}, not dCache"]
     looked_for = ("GlueSEImplementationVersion (GLUE 1.3)" if glue1 is not None else "")
     if services:
         looked_for += (" or " if looked_for else "") + "GLUE2EndpointImplementationVersion (GLUE 2)"
     elif glue1 is not None:
         looked_for += " and has no GLUE 2 service"
     missing = f"{name} publishes no dCache version: no {looked_for}"
-    return storage_element(name, implementation, candidates, missing, notes)
+    return storage_element(name, implementation, candidates, missing, notes, repeated)

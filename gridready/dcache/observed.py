@@ -34,6 +34,9 @@ class StorageElement:
     problems: tuple[str, ...] = ()
     #: Extra facts for the long output.
     notes: tuple[str, ...] = ()
+    #: Single-valued attributes published with several values, e.g.
+    #: "the GLUE 1.3 entry repeats the single-valued GlueSEImplementationVersion".
+    repeated: tuple[str, ...] = ()
 
     @property
     def is_dcache(self) -> bool:
@@ -41,7 +44,13 @@ class StorageElement:
 
     @property
     def version(self) -> DcacheVersion:
-        """The version judged: the oldest published one (sources may lag an upgrade)."""
+        """The version judged: the oldest published one (sources may lag an upgrade).
+
+        Raises ValueError when nothing was published; ``storage_element``
+        records a problem in that case, so a judged element always has one.
+        """
+        if not self.published:
+            raise ValueError(f"{self.name}: no published version to judge")
         return min(p.version for p in self.published)
 
     @property
@@ -59,17 +68,20 @@ class StorageElement:
         listing = ", ".join(f"{version} in {' and '.join(dict.fromkeys(sources))}"
                             for version, sources in sorted(by_version.items(), reverse=True))
         older = "older" if len(by_version) == 2 else "oldest"
-        return f"{text} (published {listing}; judged on the {older})"
+        repeated = "".join(f"; {item}" for item in self.repeated)
+        return f"{text} (published {listing}{repeated}; judged on the {older})"
 
 
 def storage_element(name: str, implementation: str | None,
                     candidates: Sequence[tuple[str, str]], missing: str,
-                    notes: Sequence[str] = ()) -> StorageElement:
+                    notes: Sequence[str] = (), repeated: Sequence[str] = ()) -> StorageElement:
     """Parse ``candidates`` (source, text) into a StorageElement.
 
     ``missing`` is the problem to record when there is no candidate at all
     (naming the attributes that were looked for). Only a dCache SE's versions
     are parsed: another implementation's numbering means nothing here.
+    ``repeated`` names single-valued attributes that carried several values
+    (all of them are among ``candidates``; the oldest is judged).
     """
     element = StorageElement(name, implementation, notes=tuple(notes))
     if implementation is None:
@@ -87,7 +99,8 @@ def storage_element(name: str, implementation: str | None,
             problems.append(f"{name}: {exc} in {source}")
     if not candidates:
         problems.append(missing)
-    return StorageElement(name, implementation, tuple(published), tuple(problems), tuple(notes))
+    return StorageElement(name, implementation, tuple(published), tuple(problems), tuple(notes),
+                          tuple(repeated))
 
 
 @dataclass(frozen=True)
