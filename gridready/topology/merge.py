@@ -112,6 +112,10 @@ def merge(sources: Sequence[rec.SourceFacts], bdii_values: Mapping[str, str], fi
         if excluded:
             problems.append(f"{entry.name}: {excluded}; left out")
             continue
+        unprintable = _unprintable(entry.fields)
+        if unprintable:
+            problems.append(f"{entry.name!r}: {unprintable} holds control characters; left out")
+            continue
         if entry.fields.get("tier") is None:
             problems.append(f"{entry.name}: no source gives a tier "
                             f"({', '.join(entry.sources)}); left out")
@@ -174,6 +178,17 @@ def _merge_site(site: _Site, bdii_values: Mapping[str, str], date: str | None,
     entry = SiteOut(fields={k: fields[k] for k in FIELDS if fields.get(k) is not None}, sources=labels,
                     date=date or (max(stamps) if stamps else None))
     return entry, tags, excluded
+
+
+def _unprintable(fields: Mapping[str, Any]) -> str:
+    """The first field whose text has a control character (a remote source's garbage), or ""."""
+    for key, value in fields.items():
+        texts = [value] if isinstance(value, str) else \
+            [str(v) for item in value for v in (item.values() if isinstance(item, dict) else [item])] \
+            if isinstance(value, list) else []
+        if any(not c.isprintable() for text in texts for c in text):
+            return key
+    return ""
 
 
 def _wanted(site: SiteOut, tags: frozenset[str], filters: Filters) -> bool:
