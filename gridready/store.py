@@ -16,18 +16,21 @@ is used by one thread (the sweep's main thread is the single writer).
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time as clock, timezone
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from gridready.checks.interface import Assessment, Finding, Severity
 from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import GridreadyError, SourceError
+from gridready.localfile import read_bytes
 from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, utc_now
 
 STORE_SCHEMA = "gridready.store/1"
@@ -117,13 +120,7 @@ def outcomes_of(result: ProbeResult) -> list[StoredOutcome]:
 def read_result_file(path: str | Path) -> ProbeResult:
     """Read one probe JSON result (``gridready.result/1``); SourceError names the file."""
     name = str(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(16 * 1024 * 1024 + 1)
-    except OSError as exc:
-        raise SourceError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > 16 * 1024 * 1024:
-        raise SourceError(f"{name}: not a gridready result: larger than 16 MiB")
+    raw = read_bytes(path, max_bytes=16 * 1024 * 1024, what="gridready result")
     try:
         data = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
@@ -207,31 +204,126 @@ _SELECT_RECORD = """
            o.message, o.remediation, o.compliance, o.deadline, o.days_left"""
 
 
-class Store:
-    """The history database. ``Store(":memory:")`` holds a throw-away history."""
+def end_of_day(day: date) -> datetime:
+    """The last second of ``day``, UTC: an as-of report on ``day`` uses results checked up to it."""
+    return datetime.combine(day, clock(23, 59, 59), tzinfo=timezone.utc)
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+
+def _open_readonly(path: str) -> sqlite3.Connection:
+    """A connection that cannot write ``path`` and creates no file next to it.
+
+    SQLite's ``mode=ro`` still creates the ``-wal``/``-shm`` files of a WAL
+    database when they are absent (and fails where it cannot, e.g. in a
+    read-only directory). They are absent only when no connection is open
+    and the last one checkpointed the log, so the file alone is the whole
+    database: it is opened ``immutable=1`` then. With a leftover ``-wal``
+    (a writer crashed) and no ``-shm`` the log must be applied by a writer
+    first; when this open cannot, the error says so.
+    """
+    absolute = os.path.abspath(path)
+    uri = f"file:{quote(absolute)}?mode=ro"
+    wal, shm = Path(absolute + "-wal"), Path(absolute + "-shm")
+    if not shm.exists() and not (wal.exists() and wal.stat().st_size > 0):
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+
+
+def _unapplied_log(path: str, exc: sqlite3.Error) -> str | None:
+    """Why a read-only open failed when a crashed writer left a -wal and no -shm (else None)."""
+    wal, shm = Path(path + "-wal"), Path(path + "-shm")
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY) \
+            and wal.exists() and not shm.exists():
+        return (f"its write-ahead log {wal.name} has not been applied and a read-only open cannot apply it "
+                "(run gridready sweep or ingest once with write access to the directory)")
+    return None
+
+
+def _is_access_failure(exc: sqlite3.Error) -> bool:
+    """The file could not be opened, locked or written (as opposed to not being a database)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL,
+                    sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR)
+
+
+def explain(exc: sqlite3.Error, path: str) -> str:
+    """The real cause of an SQLite error on the database ``path``, for one error line.
+
+    SQLite says "attempt to write a readonly database" whether the file,
+    its directory (where the -wal/-shm/journal files go) or the connection
+    is read-only, and "database is locked" after the busy wait; this names
+    which. Other errors keep SQLite's own words.
+    """
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    if code == sqlite3.SQLITE_READONLY:
+        where = os.path.dirname(os.path.abspath(path))
+        if path != ":memory:" and os.path.exists(path) and not os.access(path, os.W_OK):
+            return "read-only: the database file is not writable by this user"
+        if path != ":memory:" and not os.access(where, os.W_OK | os.X_OK):
+            return f"read-only: its directory {where} is not writable (SQLite writes its -wal/-shm files there)"
+        if path != ":memory:" and _read_only_mount(where):
+            return f"read-only: {where} is on a read-only file system"
+        return "read-only: the database was opened for reading only, or the file or directory is not writable"
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return (f"locked: another process held the database for more than {BUSY_TIMEOUT_MS / 1000:g} s "
+                "(a sweep or ingest still running?)")
+    if code == sqlite3.SQLITE_FULL:
+        return "disk full: no space left for the database or its -wal file"
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return f"cannot open the file or its -wal/-shm files ({exc})"
+    if code == sqlite3.SQLITE_IOERR:
+        return f"I/O error ({exc})"
+    return str(exc)
+
+
+def _read_only_mount(directory: str) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+class Store:
+    """The history database. ``Store(":memory:")`` holds a throw-away history.
+
+    ``readonly=True`` (what reports use) opens the file with SQLite's
+    ``mode=ro``: nothing is created or written, so a report works on a
+    read-only file, directory or mount and never changes the database's
+    mtime. A write that fails says why in one line naming the file.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = str(path)
+        self.readonly = readonly
         memory = self.path == ":memory:"
-        if not memory and not create and not Path(self.path).exists():
+        if not memory and (readonly or not create) and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no such history database")
         try:
-            # Autocommit mode: transactions are opened explicitly, one per result.
-            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            if readonly and not memory:
+                self._db = _open_readonly(self.path)
+            else:
+                # Autocommit mode: transactions are opened explicitly, one per result.
+                self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot open history database: {exc}") from None
+            raise StoreError(f"{self.path}: cannot open history database: {explain(exc, self.path)}") from None
         try:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            if not memory:
+            if not memory and not readonly:
                 self._wal()
-            self._db.execute("PRAGMA synchronous = FULL")
+                self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            if create:
+            if create and not readonly:
                 self._create()
             self._check_schema()
         except sqlite3.Error as exc:
             self._db.close()
-            raise StoreError(f"{self.path}: not a gridready history database: {exc}") from None
+            unapplied = _unapplied_log(self.path, exc) if readonly else None
+            if unapplied:
+                raise StoreError(f"{self.path}: cannot read the history database: {unapplied}") from None
+            if _is_access_failure(exc):
+                raise StoreError(f"{self.path}: cannot {'read' if readonly else 'write'} the history database: "
+                                 f"{explain(exc, self.path)}") from None
+            raise StoreError(f"{self.path}: not a gridready history database: {explain(exc, self.path)}") \
+                from None
         except StoreError:
             self._db.close()
             raise
@@ -329,8 +421,8 @@ class Store:
                     (result.site.casefold(), o.milestone, key, result_id, format_time(result.checked_at))
                     for o in rows])
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot store the {result.check} result of {result.site}: {exc}") \
-                from None
+            raise StoreError(f"{self.path}: cannot store the {result.check} result of {result.site}: "
+                             f"{explain(exc, self.path)}") from None
         return result_id
 
     def count(self) -> int:
@@ -340,32 +432,78 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read: {exc}") from None
 
-    def latest(self, before: datetime | None = None) -> list[Record]:
-        """The latest outcome per (site, milestone, target), optionally checked before a moment."""
-        if before is None:
+    def latest(self, before: datetime | None = None, *, until: datetime | None = None) -> list[Record]:
+        """The latest outcome per (site, milestone, target), by check time.
+
+        ``until`` keeps results checked at or before that moment (inclusive),
+        ``before`` those checked strictly before it; with neither, the newest
+        stored. Ties in check time go to the later stored result.
+        """
+        if before is None and until is None:
             query = _SELECT_RECORD + """
                 FROM latest l JOIN results r ON r.id = l.result_id
                 JOIN outcomes o ON o.result_id = l.result_id AND o.milestone = l.milestone
                 ORDER BY r.site, o.milestone, r.target"""
             params: tuple[str, ...] = ()
         else:
-            # Every (site, milestone, target) ever stored has a row in latest;
-            # for each, the newest result before the cutoff, found through
-            # results_by_target (a short backwards walk per key).
-            query = _SELECT_RECORD + """
+            if until is not None:
+                cutoff, compare = format_time(until), "<="
+            else:
+                assert before is not None
+                cutoff, compare = format_time(before), "<"
+            # Every (site, milestone, target) ever stored has a row in latest.
+            # When that newest result is within the cutoff (a report as of
+            # today) it is the answer; otherwise (a past date, or a newer row
+            # dated in the future) the newest result within the cutoff is found
+            # through results_by_target: a short backwards walk per key.
+            query = _SELECT_RECORD + f"""
                 FROM latest l
-                JOIN results r ON r.id = (
+                JOIN results r ON r.id = (CASE WHEN l.checked_at {compare} :cutoff THEN l.result_id ELSE (
                     SELECT r2.id FROM results r2
                     JOIN outcomes o2 ON o2.result_id = r2.id AND o2.milestone = l.milestone
-                    WHERE r2.site_key = l.site_key AND r2.target = l.target AND r2.checked_at < ?
-                    ORDER BY r2.checked_at DESC, r2.id DESC LIMIT 1)
+                    WHERE r2.site_key = l.site_key AND r2.target = l.target AND r2.checked_at {compare} :cutoff
+                    ORDER BY r2.checked_at DESC, r2.id DESC LIMIT 1) END)
                 JOIN outcomes o ON o.result_id = r.id AND o.milestone = l.milestone
                 ORDER BY r.site, o.milestone, r.target"""
-            params = (format_time(before),)
+            params = (cutoff,)
         try:
-            rows = self._db.execute(query, params).fetchall()
+            if not self._has_latest_index():
+                return self._latest_by_scan(params[0] if params else None, "<" if until is None else "<=")
+            rows = self._db.execute(query, {"cutoff": params[0]} if params else {}).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot read results: {exc}") from None
+            raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
+        return [_record(row, self.path) for row in rows]
+
+    def as_of(self, day: date) -> list[Record]:
+        """What was known on ``day``: per (site, milestone, target), the latest result checked
+        on or before the end of that day, UTC (SPEC.md ``--as-of``). Results dated later,
+        including ones dated in the future, are not used."""
+        return self.latest(until=end_of_day(day))
+
+    def _has_latest_index(self) -> bool:
+        """False for a history whose latest table is missing or not filled (read-only, old schema)."""
+        try:
+            if self._db.execute("SELECT 1 FROM latest LIMIT 1").fetchone() is not None:
+                return True
+        except sqlite3.OperationalError:
+            return False
+        return self._db.execute("SELECT 1 FROM outcomes LIMIT 1").fetchone() is None
+
+    def _latest_by_scan(self, cutoff: str | None, compare: str) -> list[Record]:
+        """The same choice as ``latest`` without the index table: one pass over the history.
+
+        Only for a database opened read-only that was never opened for writing
+        since the latest table was added (it would have been filled then).
+        """
+        where = f"WHERE r.checked_at {compare} :cutoff" if cutoff is not None else ""
+        rows = self._db.execute(_SELECT_RECORD + f"""
+            FROM (SELECT r.id AS rid, o.milestone AS mid,
+                         row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
+                                            ORDER BY r.checked_at DESC, r.id DESC) AS rank
+                  FROM outcomes o JOIN results r ON r.id = o.result_id {where}) pick
+            JOIN results r ON r.id = pick.rid JOIN outcomes o ON o.result_id = pick.rid AND o.milestone = pick.mid
+            WHERE pick.rank = 1
+            ORDER BY r.site, o.milestone, r.target""", {"cutoff": cutoff} if cutoff is not None else {}).fetchall()
         return [_record(row, self.path) for row in rows]
 
     def results(self, since: datetime | None = None) -> list[ProbeResult]:

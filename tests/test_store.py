@@ -268,3 +268,155 @@ def test_history_from_before_the_latest_index_is_backfilled(tmp_path: Path) -> N
     with Store(path) as store:
         assert [(r.site, r.target, r.outcome.outcome, r.checked_at) for r in store.latest()] == expected
         assert [(r.site, r.outcome.outcome) for r in store.latest(before=at("2010-06-05 00:00"))] == before
+
+
+# --- as of a past date: only what was known then -------------------------------------------------------
+
+def xroot(compliance: Compliance, message: str) -> MilestoneResult:
+    return milestone(compliance, message, 100)
+
+
+def as_of_history(tmp_path: Path, *dated: tuple[str, Compliance, str]) -> Store:
+    store = Store(tmp_path / "h.db")
+    for when, compliance, message in dated:
+        store.add(result("FZK-LCG2", "door.fzk:1094", when, xroot(compliance, message)))
+    return store
+
+
+def picked(store: Store, day: str) -> list[tuple[str, str]]:
+    return [(r.outcome.message, f"{r.checked_at:%Y-%m-%d %H:%M:%S}") for r in store.as_of(date.fromisoformat(day))]
+
+
+def test_as_of_a_past_date_uses_the_result_known_then(tmp_path: Path) -> None:
+    # Bug: --as-of 2010-05-15 showed FZK compliant in May from a June result.
+    with as_of_history(tmp_path, ("2010-05-10 10:00", Compliance.PENDING, "published as 'root' (May)"),
+                       ("2010-06-08 10:00", Compliance.COMPLIANT, "published as 'xroot' (June)")) as store:
+        assert picked(store, "2010-05-15") == [("published as 'root' (May)", "2010-05-10 10:00:00")]
+        assert picked(store, "2010-06-08") == [("published as 'xroot' (June)", "2010-06-08 10:00:00")]
+        assert picked(store, "2010-06-07") == [("published as 'root' (May)", "2010-05-10 10:00:00")]
+        assert picked(store, "2010-05-09") == []                 # nothing known yet: no record, UNKNOWN later
+        assert picked(store, "2011-01-01") == [("published as 'xroot' (June)", "2010-06-08 10:00:00")]
+
+
+def test_as_of_includes_the_whole_day_utc_and_nothing_after(tmp_path: Path) -> None:
+    with as_of_history(tmp_path, ("2010-05-10 10:00", Compliance.PENDING, "old")) as store:
+        for when, message in ((datetime(2010, 5, 15, 23, 59, 59, tzinfo=timezone.utc), "last second of the day"),
+                              (datetime(2010, 5, 16, 0, 0, 0, tzinfo=timezone.utc), "first second of the next")):
+            store.add(ProbeResult(check="xrootd", site="FZK-LCG2", host="door.fzk:1094", state=State.OK,
+                                  summary="s", checked_at=when, milestones=[xroot(Compliance.COMPLIANT, message)]))
+        assert picked(store, "2010-05-15") == [("last second of the day", "2010-05-15 23:59:59")]
+        assert picked(store, "2010-05-16") == [("first second of the next", "2010-05-16 00:00:00")]
+        assert picked(store, "2010-05-14") == [("old", "2010-05-10 10:00:00")]
+        # --since's "before" side is the same question asked for the since day.
+        since = store.latest(until=datetime(2010, 5, 15, 23, 59, 59, tzinfo=timezone.utc))
+        assert [r.outcome.message for r in since] == ["last second of the day"]
+        assert [r.outcome.message for r in store.latest(before=datetime(2010, 5, 16, tzinfo=timezone.utc))] == [
+            "last second of the day"]
+
+
+def test_a_future_dated_result_does_not_mask_later_ones(tmp_path: Path) -> None:
+    # The latest-result index points at the 2030 row; an as-of query must look past it.
+    with as_of_history(tmp_path, ("2010-05-10 10:00", Compliance.PENDING, "May"),
+                       ("2030-01-01 00:00", Compliance.COMPLIANT, "from the future"),
+                       ("2010-06-08 10:00", Compliance.PENDING, "June")) as store:
+        assert [r.outcome.message for r in store.latest()] == ["from the future"]
+        assert picked(store, "2010-06-08") == [("June", "2010-06-08 10:00:00")]
+        assert picked(store, "2010-05-20") == [("May", "2010-05-10 10:00:00")]
+        today = datetime.now(timezone.utc).date()
+        assert picked(store, today.isoformat()) == [("June", "2010-06-08 10:00:00")]
+
+
+def test_as_of_keeps_each_target_and_milestone_apart(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        store.add(result("RAL-LCG2", "a:1094", "2010-05-10 10:00", xroot(Compliance.PENDING, "a in May")))
+        store.add(result("RAL-LCG2", "b:1094", "2010-06-01 10:00", xroot(Compliance.PENDING, "b in June")))
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-02 10:00", xroot(Compliance.COMPLIANT, "a in June")))
+        store.add(result("RAL-LCG2", "a:1094", "2010-06-03 10:00",
+                         milestone(Compliance.COMPLIANT, "other milestone only", 100, mid="other")))
+        got = {(r.target, r.outcome.milestone): r.outcome.message for r in store.as_of(date(2010, 6, 3))}
+        assert got == {("a:1094", "xrootd-protocol-string"): "a in June", ("b:1094", "xrootd-protocol-string"):
+                       "b in June", ("a:1094", "other"): "other milestone only"}
+        got = {(r.target, r.outcome.milestone): r.outcome.message for r in store.as_of(date(2010, 5, 31))}
+        assert got == {("a:1094", "xrootd-protocol-string"): "a in May"}
+
+
+def test_as_of_uses_an_index_not_a_scan(tmp_path: Path) -> None:
+    with as_of_history(tmp_path, ("2010-05-10 10:00", Compliance.PENDING, "May")):
+        pass
+    db = sqlite3.connect(tmp_path / "h.db")
+    plan = " ".join(str(row[-1]) for row in db.execute(
+        "EXPLAIN QUERY PLAN SELECT r2.id FROM results r2 JOIN outcomes o2 ON o2.result_id = r2.id"
+        " AND o2.milestone = 'm' WHERE r2.site_key = 'k' AND r2.target = 't'"
+        " AND r2.checked_at <= '2010-05-15T23:59:59Z' ORDER BY r2.checked_at DESC, r2.id DESC LIMIT 1"))
+    assert "results_by_target" in plan and "TEMP B-TREE" not in plan, plan
+
+
+# --- reading without writing -----------------------------------------------------------------------------
+
+def test_a_read_only_open_creates_nothing_and_changes_nothing(tmp_path: Path) -> None:
+    with Store(tmp_path / "h.db") as store:
+        store.add(result())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db"]        # the last close checkpointed
+    before = (tmp_path / "h.db").stat()
+    with Store(tmp_path / "h.db", readonly=True) as reader:
+        assert reader.count() == 1 and len(reader.as_of(date(2010, 6, 8))) == 1
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["h.db"]    # no -wal, no -shm
+        with pytest.raises(StoreError) as err:
+            reader.add(result(when="2010-06-09 10:00"))
+    after = (tmp_path / "h.db").stat()
+    assert (after.st_mtime_ns, after.st_size) == (before.st_mtime_ns, before.st_size)
+    assert str(err.value).startswith(f"{tmp_path / 'h.db'}: cannot store the xrootd result of RAL-LCG2: read-only")
+    assert "\n" not in str(err.value)
+
+
+def test_a_read_only_open_next_to_a_live_writer_sees_its_commits(tmp_path: Path) -> None:
+    writer = Store(tmp_path / "h.db")
+    writer.add(result())
+    with Store(tmp_path / "h.db", readonly=True) as reader:      # -shm present: shared, not immutable
+        writer.add(result(when="2010-06-09 10:00"))
+        assert reader.count() == 2
+    writer.close()
+
+
+def test_a_read_only_open_of_a_missing_database_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="missing.db: no such history database"):
+        Store(tmp_path / "missing.db", readonly=True)
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_history_without_the_latest_table_is_read_by_scan(tmp_path: Path) -> None:
+    with as_of_history(tmp_path, ("2010-05-10 10:00", Compliance.PENDING, "May"),
+                       ("2010-06-08 10:00", Compliance.COMPLIANT, "June")):
+        pass
+    sqlite3.connect(tmp_path / "h.db", isolation_level=None).execute("DELETE FROM latest")
+    with Store(tmp_path / "h.db", readonly=True) as reader:    # cannot backfill: scans instead
+        assert picked(reader, "2010-05-15") == [("May", "2010-05-10 10:00:00")]
+        assert [r.outcome.message for r in reader.latest()] == ["June"]
+
+
+@pytest.mark.parametrize("code, name, words", [
+    (sqlite3.SQLITE_READONLY, "SQLITE_READONLY", "read-only"),
+    (sqlite3.SQLITE_BUSY, "SQLITE_BUSY", "locked: another process held the database for more than 30 s"),
+    (sqlite3.SQLITE_FULL, "SQLITE_FULL", "disk full"),
+])
+def test_write_errors_name_the_cause(tmp_path: Path, code: int, name: str, words: str) -> None:
+    from gridready.store import explain
+    exc = sqlite3.OperationalError("sqlite says something")
+    exc.sqlite_errorcode, exc.sqlite_errorname = code, name   # as the sqlite3 module sets them
+    assert explain(exc, str(tmp_path / "h.db")).startswith(words)
+
+
+def test_a_real_lock_is_named_after_the_busy_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import gridready.store as store_module
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "h.db"
+    Store(path).close()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with Store(path, create=False) as store, pytest.raises(StoreError) as err:
+            store.add(result())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert "locked: another process held the database" in str(err.value) and str(path) in str(err.value)

@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
                     "re-evaluated against the current rules and waivers on --as-of.\n"
                     f"With no --db given and no {DEFAULT_DB} it shows the bundled example grid snapshot "
                     f"of {SNAPSHOT_DATE} (and says so on stderr); a --db that does not exist is an error.",
-        epilog="--since D compares with the matrix on day D (results checked before D): newly-compliant "
+        epilog="--as-of D uses what was known on day D: per site and milestone the latest result checked "
+               "by the end of D (UTC).\n"
+               "--since D compares with the matrix on day D (results checked by the end of D): newly-compliant "
                "(now COMPLIANT), regression (was COMPLIANT, now fails), other (e.g. DUE -> OVERDUE).\n"
                "Exit codes: 0 all compliant, pending, waived, not applicable or unknown; 1 some DUE; "
                "2 some OVERDUE; 3 an error (bad database or configuration).")
@@ -118,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
         store = example_snapshot(rules)
     else:
-        store = Store(db, create=False)
+        store = Store(db, readonly=True)
         if store.count() == 0:
             print(f"{escape.terminal(db)} holds no results yet: every milestone is UNKNOWN "
                   "(gridready sweep or ingest fill it)", file=sys.stderr)
@@ -127,11 +129,10 @@ def run(args: argparse.Namespace) -> int:
     with store:
         inventory = load_inventory(inventory_file)
         sites = mx.report_sites(inventory.sites)
-        matrix = mx.build_matrix(sites, rules, store.latest(), as_of)
+        matrix = mx.build_matrix(sites, rules, store.as_of(as_of), as_of)
         changes = None
         if args.since is not None:
-            start = datetime(args.since.year, args.since.month, args.since.day, tzinfo=timezone.utc)
-            before = mx.build_matrix(sites, rules, store.latest(before=start), args.since)
+            before = mx.build_matrix(sites, rules, store.as_of(args.since), args.since)
             changes = tuple(mx.changes(before, matrix))
     report = mx.Report(matrix=matrix, generated_at=datetime.now(timezone.utc).replace(microsecond=0),
                        data_source=source, since=args.since, changes=changes)
