@@ -201,3 +201,92 @@ def test_offline_collect_reads_only_the_sources(tmp_path: Any) -> None:
     assert facts.live is None and observation.metrics == []
     assert observation.target == "pic (published)"
     assert [p.name for p in facts.publications] == ["root"]
+
+
+def test_published_only_mode_cannot_judge_the_live_door() -> None:
+    # Was COMPLIANT: min_protocol and role need a handshake, and there is none without -H.
+    facts = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), described=("bdii.ldif",),
+                        publications=(record("xroot"),))
+    assert assess(facts)[:2] == (True, True)
+    assert assess(facts, {"protocol": "xroot", "min_protocol": "3.0.0"})[1:3] == (
+        False, "UNKNOWN: no xrootd handshake (published strings only): min_protocol 3.0.0 needs -H HOST")
+    assert assess(facts, {"role": "server"})[1:3] == (
+        False, "UNKNOWN: no xrootd handshake (published strings only): role server needs -H HOST")
+    assert assess(facts, {}, min_protocol="2.9.0", role="manager")[2] == (
+        "UNKNOWN: no xrootd handshake (published strings only): min_protocol 2.9.0 and role manager needs -H HOST")
+    # A published failure is still a failure.
+    bad = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), described=("bdii.ldif",),
+                      publications=(record("root"),))
+    assert assess(bad, {"min_protocol": "3.0.0", "protocol": "xroot"})[1:3] == (
+        False, "GLUE 2 ep-root publishes GLUE2EndpointInterfaceName 'root', not 'xroot'")
+
+
+def without_handshake(flags: int, config_role: str | None = None) -> ServerInfo:
+    return ServerInfo(address=str(DOOR), peer="192.0.2.7:1094",
+                      hello=xp.Hello(None, xp.ProtocolReply(0x511, flags)), handshake_ms=1.0,
+                      config_role=config_role)
+
+
+def test_role_is_judged_only_when_the_door_states_it() -> None:
+    # No role flag and no handshake reply: "redirector" would be read from an absent bit.
+    silent = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=without_handshake(0x80)))
+    assert assess(silent, {"role": "any"})[1]
+    assert assess(silent, {"role": "manager"})[1:3] == (
+        False, "UNKNOWN: xrd.example:1094 does not state its role (no role flag in the kXR_protocol reply, "
+               "no handshake reply, Qconfig role not answered): role manager not checked")
+    # Qconfig answered: that is the role.
+    told = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=without_handshake(0x80, "server")))
+    assert assess(told, {"role": "server"})[1]
+    assert assess(told, {"role": "manager"})[1:3] == (False, "xrd.example:1094 is a server, not a manager")
+    # The handshake's server type states it (2010 servers: 0 = load balancer).
+    assert assess(XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, 0))), {"role": "manager"})[1]
+
+
+def test_many_failing_records_are_counted_not_listed() -> None:
+    records = tuple(Publication(GLUE2, "src", f"ep-{i}", "GLUE2EndpointInterfaceName", "root",
+                                "GLUE2EndpointURL", "root://xrd.example:1094") for i in range(25))
+    facts = XrootdFacts(door=None, site="pic", live=None, sources=("src",), described=("src",), publications=records)
+    _, passed, message, remediation = assess(facts)
+    assert not passed
+    assert message.count("publishes GLUE2EndpointInterfaceName 'root'") == 20
+    assert message.endswith("; ... and 5 more failing published records (-v lists the records)")
+    assert remediation.startswith("publish GLUE2EndpointInterfaceName: xroot for ep-0")
+
+
+def test_source_failure_leaves_a_live_only_milestone_judged() -> None:
+    facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info()), sources=("ldap://bdii:2170",),
+                        source_problem="ldap://bdii:2170: connection refused")
+    assert assess(facts, {"role": "any"})[1]
+    assert assess(facts)[1:3] == (False, "UNKNOWN: published strings not read: ldap://bdii:2170: connection refused")
+
+
+def test_srr_without_endpoints_is_no_evidence(tmp_path: Any) -> None:
+    srr = tmp_path / "srr.json"
+    for body in ('{"storageservice": {"name": "se"}}', '{"storageservice": {"storageendpoints": []}}'):
+        srr.write_text(body, encoding="utf-8")
+        observation = CHECK.collect(Request(options={"srr": str(srr)}, site="pic"), Deadline(5))
+        assert assess(observation.data)[:3] == (
+            True, False, f"UNKNOWN: {srr} describes no storage of pic: cannot tell how xrootd is published")
+    srr.write_text('{"storageservice": {"storageendpoints": [{"name": "g", "interfacetype": "gsiftp", '
+                   '"endpointurl": "gsiftp://se:2811"}]}}', encoding="utf-8")
+    observation = CHECK.collect(Request(options={"srr": str(srr)}, site="pic"), Deadline(5))
+    assert assess(observation.data)[:3] == (False, True, f"pic publishes no xrootd access in {srr}")
+
+
+@pytest.mark.parametrize("expect, outcome, message, why", [
+    ({"protocol": "xroot"}, "pass", "xrootd protocol 5.1.1, role server (data server); published strings not "
+     "checked (no --bdii/--srr)", "published strings not checked: give --bdii or --srr"),
+    ({"role": "any"}, "pass", "xrootd protocol 5.1.1, role server (data server); published strings not "
+     "checked (no --bdii/--srr)", None),
+    ({"protocol": "xroot", "role": "server"}, "pass", "published as 'xroot' in SRR (1 record)",
+     "no xrootd handshake (published strings only): role server needs -H HOST"),
+    ({"protocol": "xroot"}, "pass", "published as 'xroot' in SRR (1 record)", None),
+    ({"protocol": "xroot"}, "fail", "cannot connect to h:1094: connection refused",
+     "cannot connect to h:1094: connection refused"),
+    ({"protocol": "xroot"}, "fail", "host h has no IPv4 or IPv6 address", "host h has no IPv4 or IPv6 address"),
+    ({"protocol": "xroot"}, "fail", "cannot connect to h:1094: connection refused; SRR e publishes interfacetype "
+     "'root', not 'xroot'", None),
+    ({"protocol": "xroot"}, "fail", "h:1094 does not speak xrootd: garbage", None),
+])
+def test_unproven_stored_results(expect: dict[str, Any], outcome: str, message: str, why: str | None) -> None:
+    assert CHECK.unproven(expect, outcome, message) == why

@@ -166,3 +166,55 @@ def test_read_srr() -> None:
 def test_read_srr_rejects_malformed(document: object, why: str) -> None:
     with pytest.raises(SourceError, match=f"srr.json: .*{why}"):
         pub.read_srr(document, "srr.json")
+
+
+def test_described_says_whether_the_source_knows_the_site(bdii: LdifBdii) -> None:
+    assert pub.glue13_for(bdii, "test.ldif", site="SITE-A")[1] is True
+    assert pub.glue2_for(bdii, "test.ldif", site="SITE-A")[1] is True
+    # SITE-B has an SE (GLUE 1.3) but no GLUE 2 service; NOSUCH is in neither.
+    assert pub.glue2_for(bdii, "test.ldif", site="SITE-B") == ([], False)
+    assert pub.glue13_for(bdii, "test.ldif", site="NOSUCH") == ([], False)
+    assert pub.glue2_for(bdii, "test.ldif", site="NOSUCH") == ([], False)
+    empty = LdifBdii("empty.ldif", [])
+    assert pub.glue13_for(empty, "empty.ldif", site=None) == ([], False)
+
+
+def test_many_ses_are_matched_in_one_pass() -> None:
+    # Beyond PER_PARENT_QUERIES SEs the access protocols are read once and matched by set.
+    count = pub.PER_PARENT_QUERIES * 3
+    parts = []
+    for i in range(count):
+        base = f"GlueSEUniqueID=se{i}.example,Mds-Vo-name=BIG,Mds-Vo-name=local,o=grid"
+        parts.append(f"dn: {base}\nobjectClass: GlueSE\nGlueSEUniqueID: se{i}.example\n"
+                     "GlueForeignKey: GlueSiteUniqueID=BIG\n")
+        parts.append(f"dn: GlueSEAccessProtocolLocalID=x,{base}\nobjectClass: GlueSEAccessProtocol\n"
+                     f"GlueSEAccessProtocolType: xroot\nGlueSEAccessProtocolEndpoint: root://se{i}.example\n"
+                     f"GlueChunkKey: GlueSEUniqueID=SE{i}.EXAMPLE\n")
+    other = "GlueSEUniqueID=other.example,Mds-Vo-name=OTHER,Mds-Vo-name=local,o=grid"
+    parts.append(f"dn: GlueSEAccessProtocolLocalID=x,{other}\nobjectClass: GlueSEAccessProtocol\n"
+                 "GlueSEAccessProtocolType: root\nGlueChunkKey: GlueSEUniqueID=other.example\n")
+    big = LdifBdii("big.ldif", parse_ldif("\n".join(parts), "big.ldif"))
+    finds: list[str] = []
+    original = big.find
+
+    def counting(object_class: str, *args: object, **kwargs: object) -> list[object]:
+        finds.append(object_class)
+        return original(object_class, *args, **kwargs)  # type: ignore[arg-type]
+
+    big.find = counting  # type: ignore[method-assign,assignment]
+    records, described = pub.glue13_for(big, "big.ldif", site="BIG")
+    assert described and len(records) == count and {r.name for r in records} == {"xroot"}
+    assert finds == ["GlueSE", "GlueSEAccessProtocol"]
+
+
+def test_select_drops_duplicates_keeping_order() -> None:
+    a, b = record("xroot", "root://a:1094"), record("root", "root://b:1094")
+    assert pub.select([a, b, a, b, a], None) == [a, b]
+    many = [record("xroot", f"root://d{i % 500}.example:1094") for i in range(20_000)]
+    assert len(pub.select(many, None)) == 500
+    assert pub.select(many, Door("d7.example")) == [many[7]]
+
+
+def test_srr_without_an_endpoint_list_reads_as_no_records() -> None:
+    # The check treats "no records" from such a document as no evidence (see test_xrootd_check).
+    assert pub.read_srr({"storageservice": {"name": "se"}}, "srr.json") == []
