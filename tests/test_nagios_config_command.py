@@ -12,7 +12,7 @@ import pytest
 from gridready.commands.nagios_config import render
 from gridready.configfile import load_inventory, load_rules
 from gridready.errors import GridreadyError
-from gridready.models import Site
+from gridready.models import Site, Storage
 from tests.helpers import REPO, write
 from tests.nagios.harness import COMMANDS_CFG, Nagios, require_nagios, running_nagios
 
@@ -28,12 +28,11 @@ sites:
   - {name: MY-T0, tier: 0, srr: "https://srr.example.org/srr.json", storage: [srm.t0.example.org]}
   - {name: BARE-T1, tier: 1}
   - {name: FILE-FTS, tier: 1, fts: "fts3-config.json", fts_channels: "channels.txt"}
-  - {name: BAD-DOOR, tier: 1, xrootd: ["http://door.example.org:1094"]}
 """
 
 
-def generate(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    inventory = write(tmp_path / "sites.yaml", SITES)
+def generate(tmp_path: Path, *args: str, sites: str = SITES) -> subprocess.CompletedProcess[str]:
+    inventory = write(tmp_path / "sites.yaml", sites)
     env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}
     return subprocess.run([sys.executable, "-m", "gridready.cli", "nagios-config", "--inventory", str(inventory),
                            *args], capture_output=True, text=True, timeout=30, env=env, check=False)
@@ -139,8 +138,7 @@ def test_plugin_dir_replaces_user1_in_command_lines_only(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--site", "NOPE"], "no site 'NOPE' (known: MY-T1, MY-T0, BARE-T1, FILE-FTS, BAD-DOOR)"),
-    (["--site", "BAD-DOOR"], "bad xrootd door in the inventory: 'http://door.example.org:1094': not an xrootd URL"),
+    (["--site", "NOPE"], "no site 'NOPE' (known: MY-T1, MY-T0, BARE-T1, FILE-FTS)"),
     (["--site", "MY-T1", "--wn", "wn 1"], "--wn 'wn 1' cannot go into a Nagios definition"),
     (["--site", "MY-T1", "--milestones", "/nonexistent/rules.yaml"], "/nonexistent/rules.yaml: no such file"),
 ])
@@ -188,3 +186,76 @@ def test_bundled_inventory_site(tmp_path: Path) -> None:
                   ["wn1.grid.sara.nl"], None)
     assert [(s["host_name"], s["service_description"]) for s in blocks(text, "service")] == [
         ("wn1.grid.sara.nl", "org.sam.glexec.WN-gLExec")]
+
+
+# --- untrusted values: the escaping holds on its own, whatever the inventory loader lets through ----------
+
+EVIL = "define command {\n    command_name evil\n    command_line /bin/touch /tmp/gridready-pwned\n}\n"
+BUNDLED_RULES = REPO / "config" / "milestones.yaml"
+
+
+def injected(site: Site, wns: tuple[str, ...] = ("wn1.example.org",)) -> str:
+    """render() for a Site built directly (the loader refuses these values; render must not rely on it)."""
+    rules = load_rules(BUNDLED_RULES)
+    return render(site, rules, ["--site", site.name], wns,
+                  (REPO / "config" / "nagios" / "gridready-commands.cfg").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("site", [
+    # A note quotes the FTS value that is not a server URL: a line break would start a live define.
+    Site("MY-T1", 1, bdii="ldap://b.example.org:2170", fts="x\n" + EVIL + "#", xrootd=("door.example.org",)),
+    Site("MY-T1", 1, fts_channels="c.txt\n" + EVIL, xrootd=("door.example.org",)),
+    Site("MY-T1", 1, fts="x\r" + EVIL, xrootd=("door.example.org",)),
+])
+def test_a_line_break_in_a_noted_value_stays_in_its_comment(site: Site, tmp_path: Path) -> None:
+    text = injected(site)
+    assert "command_name evil" not in [line.strip() for line in text.splitlines()]
+    assert all(line.startswith("#") for line in text.split("\n\n")[0].splitlines())
+    assert not any(line.rstrip(" ").endswith("\\") for line in text.splitlines())
+    require_nagios()
+    config = write(tmp_path / "site.cfg", text)
+    verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
+    assert verified.returncode == 0, verified.stdout
+    # Only the 6 shipped commands + the harness's notification command: nothing injected.
+    assert "Checked 7 commands." in verified.stdout, verified.stdout
+    assert "Checked 2 services." in verified.stdout, verified.stdout
+
+
+def test_nagios_itself_would_run_the_injected_command_unescaped(tmp_path: Path) -> None:
+    # The example is real: written raw, the same value gives nagios4 -v one more command.
+    require_nagios()
+    base = injected(Site("MY-T1", 1, xrootd=("door.example.org",)))
+    config = write(tmp_path / "raw.cfg", base + "# NOTE: FTS source x\n" + EVIL)
+    verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
+    assert verified.returncode == 0 and "Checked 8 commands." in verified.stdout, verified.stdout
+
+
+@pytest.mark.parametrize("site, message", [
+    (Site("MY\nT1", 1, xrootd=("door.example.org",)), "site name 'MY\\nT1' cannot go into a Nagios definition"),
+    (Site("MY;T1", 1, xrootd=("door.example.org",)), "site name 'MY;T1' cannot go into a Nagios definition"),
+    (Site("MY-T1", 1, bdii="ldap://b\n" + EVIL, xrootd=("door.example.org",)),
+     "site MY-T1: inventory bdii 'ldap://b\\ndefine command"),
+    (Site("MY-T1", 1, srr="https://s/x!y", xrootd=("door.example.org",)), "site MY-T1: inventory srr 'https://s/x!y'"),
+    (Site("MY-T1", 1, srr="https://s/x\\y", xrootd=("door.example.org",)), "site MY-T1: inventory srr"),
+    (Site("MY-T1", 1, srr="https://s/\x1b[2J", xrootd=("door.example.org",)), "site MY-T1: inventory srr"),
+    (Site("MY-T1", 1, bdii="ldap://b:2170", storage=(Storage("srm$USER1$.org", "dCache"),)),
+     "site MY-T1: dCache SE host 'srm$USER1$.org' cannot go into a Nagios definition"),
+    (Site("MY-T1", 1, fts="https://fts;x.org:8446/"), "site MY-T1: FTS server host"),
+])
+def test_a_value_that_cannot_be_written_safely_is_refused_naming_site_and_field(site: Site, message: str) -> None:
+    with pytest.raises(GridreadyError) as caught:
+        injected(site)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_macros_and_comment_characters_are_escaped_in_arguments() -> None:
+    text = injected(Site("MY-T1", 1, srr="https://s.example.org/srr;v=$HOSTNAME$", xrootd=("door.example.org",)))
+    commands = [s["check_command"] for s in blocks(text, "service") if "xrootd" in s["check_command"]]
+    assert commands == ["check_gridready_xrootd!1094!--srr 'https://s.example.org/srr\\;v=$$HOSTNAME$$' --site MY-T1"]
+
+
+def test_a_comment_never_ends_in_a_backslash() -> None:
+    # Nagios joins a line ending in a backslash with the next (nagios4 -v swallows the next define).
+    text = render(Site("MY-T1", 1, xrootd=("door.example.org",)), load_rules(BUNDLED_RULES), ["--site", "MY-T1"],
+                  (), None, inventory_path="/srv/inv\\", rules_path="/srv/rules\\")
+    assert "#   inventory  /srv/inv\\ \n#   milestones /srv/rules\\ \n" in text

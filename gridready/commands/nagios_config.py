@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from gridready import bundled, metricoutput
 from gridready.errors import GridreadyError
+from gridready.escape import has_control, terminal
 from gridready.models import Rules, Site
 
 #: The metric name (service_description) of each check, the same as in the
@@ -115,7 +116,7 @@ class _Config:
     notes: list[str] = field(default_factory=list)
 
     def service(self, host: str, role: str, description: str, command: str, *args: str) -> None:
-        host = _name(host, f"{role} host")
+        host = _name(host, f"site {self.site.name}: {role} host")
         entry = self.hosts.setdefault(host.lower(), _Host(host, f"{self.site.name} {role}"))
         if role not in entry.alias:
             entry.alias += f", {role}"
@@ -127,9 +128,10 @@ class _Config:
 def render(site: Site, rules: Rules, shared: Sequence[str], wns: Sequence[str], commands: str | None,
            inventory_path: str = "", rules_path: str = "") -> str:
     """The whole output for ``site``: pure, for a given inventory entry and rules."""
+    _name(site.name, "site name")    # first: every later message names the site
     applies = {m.check for m in rules.milestones if m.scope.applies(site.name, site.tier)}
     config = _Config(site, shared)
-    extra = _args(shared)
+    extra = _args(shared, site)
     for check, add in (("xrootd", _xrootd), ("dcache_version", _dcache), ("fts_channels", _fts),
                        ("glexec", _glexec)):
         if check not in applies:
@@ -139,8 +141,19 @@ def render(site: Site, rules: Rules, shared: Sequence[str], wns: Sequence[str], 
     return _text(config, commands, inventory_path, rules_path)
 
 
-def _args(options: Sequence[str]) -> str:
-    return " ".join(_argument(o, "option") for o in options)
+#: The inventory field or option each probe option's value comes from, for messages.
+_FIELDS = {"--bdii": "inventory bdii", "--srr": "inventory srr", "--site": "site name",
+           "--inventory": "--inventory path", "--milestones": "--milestones path"}
+
+
+def _args(options: Sequence[str], site: Site) -> str:
+    """Probe options (``--opt value`` pairs) as check_command arguments; a value that cannot be
+    written safely is refused naming the site and the field it came from."""
+    out = []
+    for i, value in enumerate(options):
+        field = _FIELDS.get(options[i - 1], f"value of {options[i - 1]}") if i % 2 else "option"
+        out.append(_argument(value, f"site {site.name}: {field}"))
+    return " ".join(out)
 
 
 #: Characters that mean nothing to Nagios' object parser, its macros or the shell.
@@ -166,9 +179,9 @@ def _argument(value: str, what: str) -> str:
     """
     if _PLAIN.match(value):
         return value
-    if not value or re.search(r"[\s!'\"\\]", value):
+    if not value or re.search(r"[\s!'\"\\]", value) or has_control(value):
         raise GridreadyError(f"{what} {value!r} cannot go into a Nagios command: it is empty or holds "
-                             "blanks, '!', quotes or backslashes")
+                             "blanks, control characters, '!', quotes or backslashes")
     return "'" + value.replace("$", "$$").replace(";", "\\;") + "'"
 
 
@@ -190,7 +203,7 @@ def _xrootd(config: _Config, extra: str, wns: Sequence[str]) -> None:
         shared_host = sum(1 for h, _ in doors if h.lower() == host.lower()) > 1
         metric = METRICS["xrootd"] + (f"-{port}" if shared_host else "")
         config.service(host, "xrootd door", metric, "check_gridready_xrootd", str(port),
-                       " ".join(filter(None, (_args(_source(site)), extra))))
+                       " ".join(filter(None, (_args(_source(site), site), extra))))
 
 
 def _dcache(config: _Config, extra: str, wns: Sequence[str]) -> None:
@@ -207,7 +220,7 @@ def _dcache(config: _Config, extra: str, wns: Sequence[str]) -> None:
         return
     for host in ses:
         config.service(host, "dCache SE", METRICS["dcache_version"], "check_gridready_dcache_version",
-                       f"{_args(source)} {extra}")
+                       f"{_args(source, site)} {extra}")
 
 
 def _fts(config: _Config, extra: str, wns: Sequence[str]) -> None:
@@ -254,6 +267,18 @@ def _host_port(door: str) -> tuple[str, int]:
     return parsed.host, parsed.port
 
 
+def _comment(line: str) -> str:
+    """A ``#`` comment line that stays one comment line whatever the values in it.
+
+    A line break would start a live line (a ``define``), so control characters
+    are shown as ``\\xNN``; and Nagios joins a line ending in a backslash with
+    the next one (checked with ``nagios4 -v``), which would swallow the
+    following ``define``, so such a line gets a trailing blank.
+    """
+    text = terminal(line)
+    return text + " " if text.endswith("\\") else text
+
+
 def _block(kind: str, pairs: Sequence[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in pairs) + 4
     body = "".join(f"    {k.ljust(width)}{v}\n" for k, v in pairs)
@@ -272,7 +297,7 @@ def _text(config: _Config, commands: str | None, inventory_path: str, rules_path
              "# are WLCG metric names (config/nagios/gridready-services.example.cfg).",
              "#"]
     lines += [f"# NOTE: {note}" for note in config.notes]
-    parts = ["\n".join(lines) + "\n"]
+    parts = ["\n".join(_comment(line) for line in lines) + "\n"]
     if commands is not None:
         parts.append(commands.rstrip("\n") + "\n")
     if config.hosts:
