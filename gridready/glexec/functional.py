@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import selectors
 import signal
 import subprocess
 import time
@@ -35,6 +36,9 @@ EXIT_CODES: Mapping[int, str] = MappingProxyType({
 
 # Keep what a misbehaving glexec prints from swamping the result.
 MAX_SHOWN = 200
+#: Bytes kept of each of stdout and stderr; the rest is read and dropped, so a
+#: payload that writes without end costs no memory and is killed at the deadline.
+MAX_CAPTURE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -106,18 +110,46 @@ def run(glexec: str, shown: str, proxy: str, deadline: Deadline, payload: str = 
             return Functional((shown, payload), 126, 0.0, who,
                               stderr=f"cannot execute {shown}: {exc.strerror or exc}")
         try:
-            stdout, stderr = proc.communicate(timeout=deadline.remaining())
-        except subprocess.TimeoutExpired:
-            _stop(proc)
-            raise deadline.timeout() from None
+            stdout, stderr = _capture(proc, deadline)
         except BaseException:
-            _stop(proc)  # e.g. the SIGALRM backstop: leave no child behind
+            _stop(proc)  # the deadline, or e.g. the SIGALRM backstop: leave no child behind
             raise
     elapsed = round((time.perf_counter() - start) * 1000, 1)
     out = stdout.decode("utf-8", "replace")
     err = " ".join(stderr.decode("utf-8", "replace").split())[-MAX_SHOWN:]
     identity = parse_id(out) if proc.returncode == 0 else None
     return Functional((shown, payload), proc.returncode, elapsed, who, identity, err)
+
+
+def _capture(proc: subprocess.Popen[bytes], deadline: Deadline) -> tuple[bytes, bytes]:
+    """Both outputs of ``proc`` (at most MAX_CAPTURE bytes each) once it has exited.
+
+    Raises the deadline's timeout when the outputs stay open or the process
+    runs past it; the caller kills it.
+    """
+    assert proc.stdout is not None and proc.stderr is not None
+    kept: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
+    with selectors.DefaultSelector() as sel:
+        for fd in kept:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            for key, _ in sel.select(timeout=min(deadline.remaining(), 0.5)):
+                fd = int(key.fd)
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    sel.unregister(fd)
+                    continue
+                room = MAX_CAPTURE - len(kept[fd])
+                if room > 0:
+                    kept[fd] += chunk[:room]
+            deadline.remaining()
+    while True:
+        try:
+            proc.wait(timeout=min(deadline.remaining(), 0.5))
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    return bytes(kept[proc.stdout.fileno()]), bytes(kept[proc.stderr.fileno()])
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,102 @@
+"""check_glexec on production LCMAPS databases, and the evidence rule.
+
+The databases of tests/data/lcmaps/ (checked against liblcmaps by
+test_glexec_lcmaps_library) installed on a stand-in worker node: what the
+probe concludes. A pass the routing cannot support (no policy, an empty
+policy, a module the database never defines, a construct gridready does not
+evaluate) is UNKNOWN with the reason; a SCAS/Argus plugin without an
+endpoint fails.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.test_glexec_install import CONF, make_node, overdue, probe
+
+DATA = Path(__file__).parent / "data" / "lcmaps"
+OK = "GLEXEC OK - wn042.example.org: 1 milestone"
+
+
+def node_with(tmp_path: Path, db: str, policy: str = "glexec_get_account") -> Path:
+    return make_node(tmp_path / "wn", db, conf=CONF.replace("= glexec_get_account", f"= {policy}"))
+
+
+@pytest.mark.parametrize("name, policy, summary", [
+    # The issue's example: Argus written by the standard generators.
+    ("argus-generator.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)"),
+    ("argus-setuid-two-pepd.db", "glexec_get_account",
+     "Argus (https://argus01.example.org:8154/authz, https://argus02.example.org:8154/authz)"),
+    ("args-in-module-string.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)"),
+    ("odd-whitespace.db", "glexec_get_account", "Argus (https://argus.example.org:8154/authz)"),
+    ("scas-yaim.db", "glexec_get_account", "SCAS (https://scas.example.org:8443)"),
+    ("gums-osg.db", "glexec",
+     "SCAS (https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort)"),
+])
+def test_production_databases_are_compliant(tmp_path: Path, name: str, policy: str, summary: str) -> None:
+    code, lines = probe(node_with(tmp_path, (DATA / name).read_text(), policy))
+    assert code == 0, lines
+    assert lines[1] == f"[OK] scas-argus: gLExec /usr/sbin/glexec mode 4755, {summary} (deadline 2010-05-31)"
+
+
+def test_argus_without_endpoint_is_critical(tmp_path: Path) -> None:
+    code, lines = probe(node_with(tmp_path, (DATA / "argus-no-endpoint.db").read_text()))
+    assert code == 2
+    assert lines[1] == overdue("scas-argus", "Argus plugin 'pepc' (lcmaps_c_pep.mod, line 2) names no endpoint, "
+                                             "so it cannot ask any service")
+
+
+def test_gums_client_without_endpoint_is_critical(tmp_path: Path) -> None:
+    db = (DATA / "gums-osg.db").read_text().replace(
+        '             "--endpoint https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort"\n', "")
+    code, lines = probe(node_with(tmp_path, db, "glexec"))
+    assert code == 2
+    assert lines[1] == overdue("scas-argus", "SCAS plugin 'gumsclient' (lcmaps_gums_client.mod, line 4) names no "
+                                             "endpoint, so it cannot ask any service")
+
+
+def test_local_pool_accounts_and_local_fallback_stay_critical(tmp_path: Path) -> None:
+    code, lines = probe(node_with(tmp_path, (DATA / "local-pool-only.db").read_text()))
+    assert code == 2 and "local mapping only" in lines[1]
+    code, lines = probe(make_node(tmp_path / "wn2", (DATA / "scas-fallback-local.db").read_text()))
+    assert code == 2 and "can map users without SCAS or Argus: verifyproxy -> poolaccount -> posix_enf" in lines[1]
+
+
+UNKNOWN = "GLEXEC UNKNOWN - "
+
+
+@pytest.mark.parametrize("db, policy, reason", [
+    ((DATA / "undefined-module-typo.db").read_text(), "glexec_get_account",
+     "account policy uses 'poxix_enf' (line 6 of /etc/lcmaps/lcmaps-glexec.db), which the database does not "
+     "define: LCMAPS would load a module of that name, which gridready cannot inspect"),
+    ((DATA / "empty-policy-first.db").read_text(), "placeholder",
+     "account policy placeholder in /etc/lcmaps/lcmaps-glexec.db has no rule that can succeed: nothing to judge"),
+    # No policy named in glexec.conf and none in the database.
+    ("# nothing yet\n", "",
+     "LCMAPS database /etc/lcmaps/lcmaps-glexec.db defines no policy: no account policy to judge"),
+    ('a = "lcmaps_scas_client.mod" "-endpoint https://s:8443"\nb = "lcmaps_posix_enf.mod"\np:\n~a -> b\n', "p",
+     "LCMAPS database /etc/lcmaps/lcmaps-glexec.db not evaluated: /etc/lcmaps/lcmaps-glexec.db:4: a rule negated "
+     "with '~' (gridready does not evaluate negated rules)"),
+])
+def test_routing_without_evidence_is_unknown_with_the_reason(tmp_path: Path, db: str, policy: str,
+                                                            reason: str) -> None:
+    code, lines = probe(node_with(tmp_path, db, policy))
+    assert code == 3, lines
+    assert lines[1] == f"[UNKNOWN] scas-argus: {reason} (deadline 2010-05-31)"
+
+
+def test_failures_still_win_over_missing_evidence(tmp_path: Path) -> None:
+    node = node_with(tmp_path, (DATA / "undefined-module-typo.db").read_text())
+    (node / "etc/glexec.conf").chmod(0o666)
+    code, lines = probe(node)
+    assert code == 2
+    assert lines[1] == overdue("scas-argus", "glexec.conf /etc/glexec.conf is writable by group and others "
+                                             "(mode 0666)")
+
+
+def test_without_authz_expectation_no_routing_evidence_is_needed(tmp_path: Path) -> None:
+    node = node_with(tmp_path, "# nothing yet\n", "")
+    code, lines = probe(node, milestone="logging")
+    assert code == 0, lines
