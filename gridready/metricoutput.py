@@ -3,7 +3,8 @@
 The SAM/Nagios message format: ``key: value`` lines ended by a line ``EOT``.
 ``detailsData`` may span several lines, so it comes last, just before
 ``EOT``; a details line that is exactly ``EOT`` is indented so it cannot end
-the message early. Times are UTC ``%Y-%m-%dT%H:%M:%SZ``.
+the message early. Every value is made one line (``_one_line``), so no value
+from an ingested result can add a field or end the message. Times are UTC ``%Y-%m-%dT%H:%M:%SZ``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from gridready import escape
 from gridready.compliance import deadline_note
 from gridready.result import ProbeResult, format_time
 
@@ -27,7 +29,9 @@ METRICS: Mapping[str, tuple[str, str]] = {
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    """``text`` as one field value: any run of blanks and line breaks one space, so no
+    value can start a ``key:`` line or an ``EOT``; other control characters as ``\\xNN``."""
+    return escape.one_line(" ".join(text.split()))
 
 
 def host_name(service: str) -> str:
@@ -43,7 +47,7 @@ def details_lines(result: ProbeResult) -> list[str]:
     lines = []
     for m in result.milestones:
         note = deadline_note(m.compliance, m.deadline, m.days_left)
-        lines.append(f"[{m.state.name}] {m.id}: {_one_line(m.message)} ({note})")
+        lines.append(f"[{m.state.name}] {_one_line(m.id)}: {_one_line(m.message)} ({note})")
     lines.extend(_one_line(d) for d in result.details)
     return [f" {line}" if line.strip() == "EOT" else line for line in lines]
 

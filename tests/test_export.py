@@ -91,3 +91,38 @@ def test_export_with_no_db_named_and_no_default_is_exit_3(tmp_path: Path, monkey
     assert capsys.readouterr() == ("", "gridready: ./gridready.db: no such history database (no --db given): "
                                        "nothing to export\n")
     assert not (tmp_path / "gridready.db").exists()
+
+
+def fields(text: str) -> list[str]:
+    """The keys of a message, as a consumer reads them (up to the multi-line detailsData)."""
+    head = text.split("\ndetailsData: ")[0]
+    return [line.split(": ", 1)[0] for line in head.splitlines()]
+
+
+KEYS = ["serviceURI", "hostName", "serviceFlavour", "siteName", "metricStatus", "metricName", "summaryData",
+        "gatheredAt", "timestamp"]
+
+
+@pytest.mark.parametrize("value", ["x\nmetricStatus: OK", "x\r\nEOT\nserviceURI: evil", "x\x0bEOT", "x\u2028EOT",
+                                   "x\x85metricStatus: OK"])
+def test_a_line_break_in_any_value_stays_in_its_field(value: str) -> None:
+    bad = result(host=f"door{value}", details=[value])
+    bad.site = value
+    bad.summary = value
+    bad.milestones = [MilestoneResult(value, Compliance.DUE, date(2010, 6, 30), 22, value)]
+    text = message(bad, NOW, vo=value)
+    assert fields(text) == [*KEYS, "voName"]
+    lines = text.splitlines()
+    assert lines.count("EOT") == 1 and text.endswith("\nEOT\n")
+    assert [line for line in lines if line.startswith("metricStatus: ")] == ["metricStatus: WARNING"]
+    assert [line for line in lines if line.startswith("serviceURI: ")] == [f"serviceURI: door{' '.join(value.split())}"]
+    assert len(lines) == len(KEYS) + 4     # voName, detailsData (milestone line), one detail line, EOT
+
+
+def test_control_characters_in_values_are_shown_not_sent() -> None:
+    bad = result(details=["\x1b[2Jcleared", "nul\x00byte"])
+    bad.summary = "\x1b]0;title\x07summary"
+    text = message(bad, NOW)
+    assert "\x1b" not in text and "\x00" not in text and "\x07" not in text
+    assert "summaryData: \\x1b]0;title\\x07summary\n" in text
+    assert "\n\\x1b[2Jcleared\nnul\\x00byte\nEOT\n" in text
