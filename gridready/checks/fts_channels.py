@@ -23,14 +23,16 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request, Severity
 from gridready.deadline import Deadline
-from gridready.errors import CheckError, UsageError
+from gridready.errors import CheckError, SourceError, UsageError
+from gridready.escape import has_control, terminal
 from gridready.fts.channels import Channel, ChannelListing, read_channel_list
-from gridready.fts.matrix import RequiredChannel, endpoint_site, required_channels, storage_site
+from gridready.fts.matrix import (
+    EndpointResolver, RequiredChannel, endpoint_site, required_channels, storage_site)
 from gridready.fts.serving import PairServing, judge_pairs
 from gridready.models import Inventory, Site
 
@@ -111,16 +113,21 @@ class FtsData:
 
 
 def match_channels(data: FtsData) -> dict[RequiredChannel, Channel | None]:
-    """Each required pair's best FTS 2 channel; None when there is none, or only Archived ones."""
+    """Each required pair's best FTS 2 channel; None when there is none, or only Archived ones.
+
+    Linear in the number of channels: each is resolved once and indexed by its pair.
+    """
     assert data.listing is not None
-    resolved = [(c, endpoint_site(c.source or "", data.inventory) if c.source else None,
-                 endpoint_site(c.destination or "", data.inventory) if c.destination else None)
-                for c in data.listing.channels]
+    resolve = EndpointResolver(data.inventory)
+    by_pair: dict[tuple[str, str], list[Channel]] = {}
+    for c in data.listing.channels:
+        if c.source and c.destination:
+            key = (resolve(c.source).casefold(), resolve(c.destination).casefold())
+            by_pair.setdefault(key, []).append(c)
     out: dict[RequiredChannel, Channel | None] = {}
     for need in data.required:
-        candidates = [c for c, src, dst in resolved if need.matches(src, dst)]
-        best = min(candidates, key=lambda c: state_rank(c.state), default=None)
-        out[need] = best
+        candidates = by_pair.get((need.source.casefold(), need.destination.casefold()), [])
+        out[need] = min(candidates, key=lambda c: state_rank(c.state), default=None)
     return out
 
 
@@ -178,6 +185,17 @@ class FtsChannelsCheck:
                          "(set fts: to its FTS3 REST URL or fts_channels: to a channel listing)")
 
     def collect(self, request: Request, deadline: Deadline) -> Observation:
+        try:
+            observation = self._collect(request, deadline)
+        except SourceError as exc:
+            # Names in these messages come from the server or the file: no control characters out.
+            if not has_control(str(exc)):
+                raise
+            raise SourceError(terminal(str(exc))) from None
+        observation.details = [terminal(line) for line in observation.details]
+        return observation
+
+    def _collect(self, request: Request, deadline: Deadline) -> Observation:
         fts, listing_file = request.opt("fts"), request.opt("channel_list")
         cert, key, proxy, capath = (request.opt(n) for n in ("cert", "key", "proxy", "capath"))
         if bool(fts) == bool(listing_file):
@@ -223,9 +241,15 @@ class FtsChannelsCheck:
                 return Assessment((Finding(True, summary),), summary=summary, unknown=summary)
             return Assessment(applicable=False,
                               summary=f"site {data.site} (tier {data.tier}) has no FTS channel matrix to serve")
-        if data.listing is not None:
-            return _assess_fts2(data, rules)
-        return _assess_fts3(data, rules)
+        return _visible(_assess_fts2(data, rules) if data.listing is not None else _assess_fts3(data, rules))
+
+
+def _visible(assessment: Assessment) -> Assessment:
+    """Channel, link and SE names come from the listing or the server: no control characters out."""
+    findings = tuple(replace(f, message=terminal(f.message), remediation=terminal(f.remediation))
+                     for f in assessment.findings)
+    return replace(assessment, findings=findings, summary=terminal(assessment.summary),
+                   unknown=terminal(assessment.unknown))
 
 
 # --- FTS 2 -------------------------------------------------------------------
