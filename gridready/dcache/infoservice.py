@@ -12,22 +12,39 @@ and in JSON ``{"domains": {"dCacheDomain": {"cells": {"PoolManager":
 (``/info/domains/dCacheDomain``) gives the same shape, cut down. Cells of one
 instance can run different releases in the middle of an upgrade; every distinct
 release is reported.
+
+The answer (or a saved copy) is untrusted input. XML is parsed as a stream
+with expat, never built into a tree: a DOCTYPE or entity declaration anywhere
+is refused (the info service never sends one; this rules out entity expansion
+"billion laughs" and external entities, as defusedxml's ``forbid_dtd`` does),
+and elements nested deeper than :data:`MAX_DEPTH` are refused. JSON nesting is
+bounded the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridready.errors import SourceError
+
+if TYPE_CHECKING:
+    from gridready.deadline import Deadline
 
 SOURCE = "info service"
 
 #: What to ask the info service for; it can answer XML (all versions) or JSON (2.x+).
 ACCEPT = "application/xml, text/xml;q=0.9, application/json;q=0.8"
 
+#: Deepest element nesting accepted. The info tree is about ten levels deep
+#: (dCache/domains/domain/cells/cell/version/metric, pools a little deeper).
+MAX_DEPTH = 64
+# Bytes fed to expat between two deadline checks.
+_XML_CHUNK = 1024 * 1024
 
-def releases(content_type: str, body: bytes, where: str) -> list[tuple[str, str]]:
+
+def releases(content_type: str, body: bytes, where: str,
+             deadline: Deadline | None = None) -> list[tuple[str, str]]:
     """(source, release) per distinct release in an info service answer.
 
     ``source`` says which cells report it, e.g. "info service (PoolManager@dCacheDomain)"
@@ -44,7 +61,7 @@ def releases(content_type: str, body: bytes, where: str) -> list[tuple[str, str]
     if media.endswith("json") or start[:1] in (b"{", b"[", b'"'):
         found = list(_json_releases(_parse_json(body, where)))
     else:
-        found = list(_xml_releases(body, where))
+        found = _xml_releases(body, where, deadline)
     if not found:
         raise SourceError(f"{where}: no version/release in the dCache info service answer "
                           "(expected domains/<domain>/cells/<cell>/version/release)")
@@ -107,36 +124,72 @@ def _after(path: tuple[str, ...], key: str) -> str | None:
     return None
 
 
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+class _Refused(Exception):
+    """Raised from an expat handler to stop parsing; the message is the reason."""
 
 
-def _xml_releases(body: bytes, where: str) -> Iterator[tuple[str, str]]:
-    import xml.etree.ElementTree as ET
+def _xml_releases(body: bytes, where: str, deadline: Deadline | None = None) -> list[tuple[str, str]]:
+    """(cell label, release) for every ``version/metric[@name=release]``, streamed."""
+    from xml.parsers import expat
 
-    head = body[:4096].lower()
-    if b"<!doctype" in head or b"<!entity" in head:
-        # The info service never sends a DTD; refusing one rules out entity tricks.
-        raise SourceError(f"{where}: XML with a DOCTYPE/ENTITY declaration is not accepted "
-                          "from the info service")
+    parser = expat.ParserCreate(namespace_separator="}")
+    # Path of (domains|cells, name) pairs above the current element, for labels.
+    named: list[tuple[str, ...]] = [()]
+    tags: list[str] = []
+    found: list[tuple[str, str]] = []
+    text: list[str] | None = None
+
+    def refuse_dtd(*_: Any) -> None:
+        raise _Refused("XML with a DOCTYPE/ENTITY declaration is not accepted from the info service")
+
+    def refuse_external(*_: Any) -> int:
+        refuse_dtd()
+        return 0
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal text
+        if len(tags) >= MAX_DEPTH:
+            raise _Refused(f"XML nested deeper than {MAX_DEPTH} elements, not a dCache info "
+                           "service answer")
+        tag = name.rsplit("}", 1)[-1]
+        parent = tags[-1] if tags else ""
+        tags.append(tag)
+        label_name = attrs.get("name")
+        if tag in ("domain", "cell") and label_name:
+            named.append(named[-1] + (tag + "s", label_name))
+        else:
+            named.append(named[-1])
+        if tag == "metric" and parent == "version" and attrs.get("name") == "release":
+            text = []
+
+    def characters(data: str) -> None:
+        if text is not None:
+            text.append(data)
+
+    def end(name: str) -> None:
+        nonlocal text
+        tag = tags.pop()
+        named.pop()
+        if text is not None and tag == "metric":
+            # named[-1] is now the version element's path; its cell is above it.
+            found.append((_cell_label(named[-1]), "".join(text).strip()))
+            text = None
+
+    parser.StartDoctypeDeclHandler = refuse_dtd
+    parser.EntityDeclHandler = refuse_dtd
+    parser.UnparsedEntityDeclHandler = refuse_dtd
+    parser.ExternalEntityRefHandler = refuse_external
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
     try:
-        root = ET.fromstring(body)
-    except ET.ParseError as exc:
-        line, column = exc.position
-        raise SourceError(f"{where}: malformed XML at line {line} column {column + 1}") from None
-    yield from _walk(root, (), 0)
-
-
-def _walk(element: Any, path: tuple[str, ...], depth: int) -> Iterator[tuple[str, str]]:
-    if depth > 12:
-        return
-    tag = _local(element.tag)
-    if tag == "version":
-        for metric in element:
-            if _local(metric.tag) == "metric" and metric.get("name") == "release":
-                yield _cell_label(path), (metric.text or "").strip()
-        return
-    named = path + ((tag + "s", element.get("name")) if element.get("name") and tag in ("domain", "cell")
-                    else ())
-    for child in element:
-        yield from _walk(child, named, depth + 1)
+        for offset in range(0, len(body), _XML_CHUNK):
+            if deadline is not None:
+                deadline.remaining()
+            parser.Parse(body[offset:offset + _XML_CHUNK], False)
+        parser.Parse(b"", True)
+    except _Refused as exc:
+        raise SourceError(f"{where}: {exc}") from None
+    except expat.ExpatError as exc:
+        raise SourceError(f"{where}: malformed XML at line {exc.lineno} column {exc.offset + 1}") from None
+    return found
