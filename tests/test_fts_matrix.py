@@ -264,3 +264,26 @@ def test_probe_missing_file_is_unknown_naming_it(tmp_path: Path) -> None:
     assert done.returncode == 3 and done.stderr == ""
     assert done.stdout.splitlines()[0] == (f"FTS_CHANNELS UNKNOWN - fts-t1-channels UNKNOWN: {missing}: "
                                            "cannot read FTS channel listing: No such file or directory")
+
+
+# --- evidence rule: nothing judged is no pass ------------------------------------
+
+
+def test_only_archived_channels_without_the_matrix_rule_is_unknown(tmp_path: Path) -> None:
+    listing = write(tmp_path / "old.txt", "Channel: FZK-RAL\nBetween: FZK-LCG2 and RAL-LCG2\nState: Archived\n\n"
+                                          "Channel: STAR-RAL\nBetween: * and RAL-LCG2\nState: Archived\n")
+    compliance, message, _ = _run("RAL-LCG2", listing, "2010-06-08", expect={"matrix": False})
+    assert (compliance, message) == (Compliance.UNKNOWN, f"{listing}: no channel to judge (2 listed, all Archived)")
+    # with the matrix rule the same listing proves the channels missing
+    compliance, message, _ = _run("RAL-LCG2", listing, "2010-06-08")
+    assert compliance is Compliance.OVERDUE
+    assert message.startswith("channel TAIWAN-LCG2-RAL-LCG2 (Taiwan-LCG2 -> RAL-LCG2) missing")
+
+
+@pytest.mark.parametrize("text", ["", "# glite-transfer-channel-list -v, recorded 2010-06-08\n",
+                                  "Between: * and RAL-LCG2\nState: Active\n"])
+def test_empty_listing_is_unknown_not_a_pass(tmp_path: Path, text: str) -> None:
+    listing = write(tmp_path / "empty.txt", text)
+    compliance, message, perf = _run("RAL-LCG2", listing, "2010-06-08", expect={"matrix": False})
+    assert compliance is Compliance.UNKNOWN and perf == {}
+    assert message.startswith(f"{listing}: no FTS channels found")
