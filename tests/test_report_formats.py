@@ -172,3 +172,73 @@ def test_schema_rejects_a_broken_report() -> None:
 def test_committed_schema_is_the_generated_one() -> None:
     committed = (REPO / "docs" / "report.schema.json").read_text(encoding="utf-8")
     assert committed == schema.json_schema_text(), "regenerate: gridready report --schema > docs/report.schema.json"
+
+
+# --- untrusted values (site names, titles, sources from files and ingest) -----------------------------------
+
+EVIL_SITE = "EVIL\x1b]0;pwned\x07\x1b[2J|x\n| injected | row |<script>alert(1)</script>`code`[link](http://x)"
+EVIL_TITLE = "title | with pipe\nand newline <img src=x onerror=alert(1)> **bold** \x1b[31mred"
+EVIL_MS = Milestone(id="xroot", title=EVIL_TITLE, source="GDB\t2010-06 [minutes](http://evil)",
+                    deadline=date(2010, 9, 30), check="xrootd", scope=Scope(tiers=(0, 1)))
+
+
+def evil_report() -> Report:
+    site = Site(EVIL_SITE, 1, "EV\x1bIL")
+    records = [Record(EVIL_SITE, "xrootd", "door\x1b[2J:1094", "t", CHECKED,
+                      StoredOutcome("xroot", Outcome.FAIL, "published as 'root'\x1b[2J\n<script>", Severity.CRITICAL,
+                                    "fix | it"))]
+    matrix = build_matrix([site], Rules((EVIL_MS,)), records, date(2010, 10, 8))
+    before = build_matrix([site], Rules((EVIL_MS,)), [], date(2010, 6, 1))
+    return Report(matrix, GENERATED, "/tmp/h\x1b[2J|.db", date(2010, 6, 1), tuple(changes(before, matrix)))
+
+
+def test_table_shows_control_characters_and_keeps_one_row_per_site() -> None:
+    text = table.render(evil_report())
+    assert "\x1b" not in text and "\x07" not in text
+    lines = text.splitlines()
+    assert lines[0] == "GDB milestone compliance as of 2010-10-08 (/tmp/h\\x1b[2J|.db)"
+    row = next(line for line in lines if line.startswith("EVIL"))
+    assert row.startswith("EVIL\\x1b]0;pwned\\x07\\x1b[2J|x\\x0a| injected | row |<script>")
+    assert row.rstrip().endswith("OVERDUE (8d)")
+    assert len(lines) == 7 + 3        # title, blank, 2 header lines, rule, 1 site, tally, blank, changes, 1 change
+    assert lines[-1] == "  EVIL\\x1b]0;pwned\\x07\\x1b[2J|x\\x0a| injected | row |<script>alert(1)</script>`code`" \
+                        "[link](http://x) xroot: UNKNOWN -> OVERDUE (other)"
+
+
+def test_markdown_escapes_pipes_newlines_html_and_markup() -> None:
+    text = markdown.render(evil_report())
+    assert "\x1b" not in text and "<script>" not in text and "<img" not in text
+    lines = text.splitlines()
+    table_rows = [line for line in lines if line.startswith("| EVIL")]
+    assert len(table_rows) == 1
+    cell = table_rows[0].split(" | ")[0]
+    assert cell == ("| EVIL\\\\x1b\\]0;pwned\\\\x07\\\\x1b\\[2J\\|x \\| injected \\| row \\|&lt;script&gt;alert(1)"
+                    "&lt;/script&gt;\\`code\\`\\[link\\](http://x)")
+    # Unescaped pipes in the row: only the column separators (3 columns: site, tier, xroot).
+    assert len([i for i, ch in enumerate(table_rows[0]) if ch == "|" and table_rows[0][i - 1] != "\\"]) == 4
+    assert ("- **xroot**: title \\| with pipe and newline &lt;img src=x onerror=alert(1)&gt; \\*\\*bold\\*\\* "
+            "\\\\x1b\\[31mred (GDB 2010-06 \\[minutes\\](http://evil), due 2010-09-30)") in lines
+    assert "Results: /tmp/h\\\\x1b\\[2J\\|.db" in lines
+    assert lines[-1].startswith("- EVIL\\\\x1b\\]0;pwned") and lines[-1].endswith(" xroot: UNKNOWN -> OVERDUE (other)")
+
+
+def test_ssb_fields_hold_no_tab_newline_or_control_and_urls_are_quoted() -> None:
+    text = ssb.render(evil_report(), url="https://ssb.example/{milestone}?site={site}")
+    assert "\x1b" not in text and "\x07" not in text
+    lines = text.splitlines()
+    assert len(lines) == 1
+    fields = lines[0].split("\t")
+    assert len(fields) == 5
+    assert fields[1] == ("EVIL\\x1b]0;pwned\\x07\\x1b[2J|x | injected | row |<script>alert(1)</script>`code`"
+                         "[link](http://x)")
+    assert fields[2:4] == ["xroot:OVERDUE", "red"]
+    assert fields[4].startswith("https://ssb.example/xroot?site=EVIL%1B%5D0%3Bpwned%07%1B%5B2J%7Cx%0A%7C")
+
+
+def test_json_escapes_by_json_rules_and_keeps_the_values() -> None:
+    text = jsonout.render(evil_report())
+    assert "\x1b" not in text and "\x07" not in text
+    doc = json.loads(text)
+    assert doc["sites"][0]["name"] == EVIL_SITE
+    assert doc["sites"][0]["milestones"][0]["message"] == "published as 'root'\x1b[2J\n<script>"
+    assert doc["milestones"][0]["title"] == EVIL_TITLE

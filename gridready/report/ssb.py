@@ -3,13 +3,16 @@
 ``YYYY-MM-DD HH:MM:SS<TAB>site<TAB>value<TAB>colour<TAB>url`` with the report
 time in UTC. One feed holds every milestone, so the value names it:
 ``<milestone-id>:<COMPLIANCE>``. ``url`` is a template that may use
-``{site}`` and ``{milestone}``; empty by default.
+``{site}`` and ``{milestone}`` (filled in URL-quoted); empty by default.
+Every field is one line without tabs or control characters.
 """
 
 from __future__ import annotations
 
 from datetime import timezone
+from urllib.parse import quote
 
+from gridready.escape import terminal
 from gridready.report.matrix import Report
 from gridready.report.words import COLOUR
 
@@ -19,12 +22,15 @@ def render(report: Report, url: str = "") -> str:
     lines = []
     for row in report.matrix.rows:
         for cell in row.cells:
-            link = url.format(site=row.site.name, milestone=cell.milestone.id) if url else ""
-            lines.append("\t".join((stamp, row.site.name, f"{cell.milestone.id}:{cell.compliance.value}",
-                                    COLOUR[cell.compliance], _clean(link))))
+            link = url.format(site=quote(row.site.name, safe=""), milestone=quote(cell.milestone.id, safe="")) \
+                if url else ""
+            value = f"{cell.milestone.id}:{cell.compliance.value}"
+            lines.append("\t".join((stamp, _clean(row.site.name), _clean(value), COLOUR[cell.compliance],
+                                    _clean(link))))
     return "".join(line + "\n" for line in lines)
 
 
 def _clean(text: str) -> str:
-    """A field may hold neither tab nor newline, which would break the line format."""
-    return " ".join(text.split())
+    """A field may hold neither tab nor newline (they would break the line format) nor other control
+    characters (shown as ``\\xNN``); runs of whitespace become one space."""
+    return terminal(" ".join(text.split()))

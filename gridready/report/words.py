@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from gridready.compliance import Compliance
+from gridready.escape import terminal
 from gridready.report.matrix import Cell, Change, Column
 
 #: Dashboard colour of each compliance (SSB colours; the terminal uses the same).
@@ -43,5 +44,7 @@ def tally(column: Column) -> str:
     return f"{column.compliant}/{column.applicable} compliant"
 
 
-def change_line(change: Change) -> str:
-    return f"{change.site} {change.milestone}: {change.before.value} -> {change.after.value} ({change.kind})"
+def change_line(change: Change, safe: Callable[[str], str] = terminal) -> str:
+    """``site milestone: BEFORE -> AFTER (kind)``; ``safe`` escapes the untrusted names for the output."""
+    return (f"{safe(change.site)} {safe(change.milestone)}: {change.before.value} -> {change.after.value} "
+            f"({change.kind})")
