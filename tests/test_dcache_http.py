@@ -142,8 +142,13 @@ def test_srr(server: RunningServer, path: str, compliance: Compliance, message: 
 
 
 def test_srr_se_option_names_the_storage_element(server: RunningServer) -> None:
-    assert run(server, "srr", "/srr/good", se="srm.grid.sara.nl").message.startswith(
-        "srm.grid.sara.nl runs dCache 1.9.5-22")
+    assert run(server, "srr", "/srr/good", se="SRM.example.org").message.startswith(
+        "SRM.example.org runs dCache 1.9.5-22")
+    # An SRR about another SE is no evidence about this one.
+    other = run(server, "srr", "/srr/good", se="srm.grid.sara.nl")
+    assert (other.compliance, other.message) == (
+        Compliance.UNKNOWN, f"srm.grid.sara.nl: SRR {server.url('/srr/good')} describes srm.example.org, "
+        "not srm.grid.sara.nl (its names and endpoint hosts: srm.example.org)")
 
 
 def test_untrusted_server_certificate_is_unknown(server: RunningServer) -> None:

@@ -2,11 +2,17 @@
 
 An SRR JSON describes one storage service: ``storageservice.implementation``
 ("dCache") and ``storageservice.implementationversion``.
+
+With ``--se HOST`` the document must be about HOST: when it names itself
+(``name``, ``id``) or its endpoints (``storageendpoints[].endpointurl``) and
+none of those is HOST, judging HOST on it would judge one SE on another's
+version, so the result is UNKNOWN naming what the SRR describes.
 """
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from gridready.dcache.observed import StorageElement, storage_element
 from gridready.errors import SourceError
@@ -22,7 +28,15 @@ def read_srr(document: Any, where: str, se: str | None = None) -> StorageElement
     if not isinstance(service, dict):
         raise SourceError(f"{where}: no 'storageservice' object in the SRR JSON "
                           f"(top-level keys: {', '.join(sorted(map(str, document))) or 'none'})")
-    name = se or _text(service.get("name")) or _text(service.get("id")) or where
+    own_name = _text(service.get("name")) or _text(service.get("id"))
+    name = se or own_name or where
+    if se:
+        identities = _identities(service)
+        if identities and se.strip().lower() not in identities:
+            described = own_name or "another storage service"
+            return StorageElement(se, None, problems=(
+                f"{se}: SRR {where} describes {described}, not {se} (its names and endpoint "
+                f"hosts: {', '.join(sorted(identities))})",))
     implementation = _text(service.get("implementation"))
     version = service.get("implementationversion")
     candidates: list[tuple[str, str]] = []
@@ -39,6 +53,22 @@ def read_srr(document: Any, where: str, se: str | None = None) -> StorageElement
             f"{name}: SRR {where} has no storageservice.implementation, so it cannot be told "
             "whether it runs dCache",), notes=tuple(notes))
     return storage_element(name, implementation, candidates, missing, notes)
+
+
+def _identities(service: dict[str, Any]) -> set[str]:
+    """Lower-cased names and endpoint hosts the SRR gives for its service."""
+    found = {t.lower() for t in (_text(service.get("name")), _text(service.get("id"))) if t}
+    endpoints = service.get("storageendpoints")
+    for endpoint in endpoints if isinstance(endpoints, list) else []:
+        url = endpoint.get("endpointurl") if isinstance(endpoint, dict) else None
+        if isinstance(url, str):
+            try:
+                host = urlsplit(url.strip()).hostname
+            except ValueError:
+                host = None
+            if host:
+                found.add(host.lower())
+    return found
 
 
 def _text(value: Any) -> str | None:
