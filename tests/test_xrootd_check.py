@@ -10,7 +10,7 @@ from gridready.checks.interface import Observation, Request
 from gridready.checks.xrootd import CHECK, Live, XrootdFacts
 from gridready.configfile import load_rules
 from gridready.deadline import Deadline
-from gridready.errors import UsageError
+from gridready.errors import CheckTimeout, UsageError
 from gridready.models import Site
 from gridready.xrootd import protocol as xp
 from gridready.xrootd.client import ServerInfo
@@ -18,6 +18,7 @@ from gridready.xrootd.published import GLUE2, SRR, Door, Publication
 from tests.helpers import REPO, run_py
 
 PROBE = REPO / "probes" / "check_xrootd"
+EXAMPLE_LDIF = REPO / "config" / "example" / "bdii.ldif"
 DOOR = Door("xrd.example", 1094)
 
 
@@ -290,3 +291,31 @@ def test_srr_without_endpoints_is_no_evidence(tmp_path: Any) -> None:
 ])
 def test_unproven_stored_results(expect: dict[str, Any], outcome: str, message: str, why: str | None) -> None:
     assert CHECK.unproven(expect, outcome, message) == why
+
+
+class ExpiresDuring(Deadline):
+    """A deadline that runs out as soon as a stage starting with ``prefix`` asks for time."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(30)
+        self.prefix = prefix
+
+    def remaining(self) -> float:
+        if self.stage.startswith(self.prefix):
+            raise self.timeout()
+        return super().remaining()
+
+
+@pytest.mark.parametrize("prefix", ["reading SRR", "selecting xrootd records for pic in SRR"])
+def test_timeout_while_reading_or_matching_names_the_stage(tmp_path: Any, prefix: str) -> None:
+    # Matching used to run outside any stage: its timeout said "while starting".
+    srr = tmp_path / "srr.json"
+    srr.write_text('{"storageservice": {"storageendpoints": []}}', encoding="utf-8")
+    with pytest.raises(CheckTimeout) as caught:
+        CHECK.collect(Request(options={"srr": str(srr)}, site="pic"), ExpiresDuring(prefix))
+    assert caught.value.stage.startswith(prefix) and str(srr) in caught.value.stage
+
+
+def test_timeout_while_matching_bdii_records_names_the_stage() -> None:
+    with pytest.raises(CheckTimeout, match=f"while selecting xrootd records for pic in {EXAMPLE_LDIF}"):
+        CHECK.collect(Request(options={"bdii": str(EXAMPLE_LDIF)}, site="pic"), ExpiresDuring("selecting"))

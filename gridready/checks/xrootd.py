@@ -46,10 +46,12 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
 from gridready.deadline import Deadline
 from gridready.errors import SourceError, UsageError
+from gridready.localfile import read_bytes
 from gridready.models import Site
 from gridready.xrootd import published as pub
 from gridready.xrootd.protocol import parse_version, version_number, version_parts, version_text
@@ -483,17 +485,26 @@ def _published(bdii_uri: str | None, srr_uri: str | None, request: Request, door
         if known:
             described.append(bdii_uri)
     if srr_uri:
-        from gridready.sources.http import TLSOptions, fetch_json
-
-        tls = TLSOptions(capath=request.opt("capath"))
         with deadline.during(f"reading SRR {srr_uri}"):
-            document = fetch_json(srr_uri, deadline, tls)
+            document = _srr_document(srr_uri, request, deadline)
         with deadline.during(f"selecting xrootd records for {door or site} in SRR {srr_uri}"):
             endpoints = pub.read_srr(document, srr_uri)
             records += pub.select(endpoints, door)
         if endpoints:
             described.append(srr_uri)
     return records, described
+
+
+def _srr_document(uri: str, request: Request, deadline: Deadline) -> Any:
+    """The SRR JSON at an https:// URL or in a saved file (regular files only, size-capped,
+    read under the deadline through gridready.localfile)."""
+    from gridready.sources import http
+
+    if http.is_url(uri):
+        return http.fetch_json(uri, deadline, http.TLSOptions(capath=request.opt("capath")))
+    path = urlsplit(uri).path if uri.lower().startswith("file://") else uri
+    body = read_bytes(path, max_bytes=http.DEFAULT_MAX_BYTES, deadline=deadline, what="SRR file")
+    return http.parse_json(body, "", path, from_url=False)
 
 
 CHECK = XrootdCheck()
