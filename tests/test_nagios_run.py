@@ -112,8 +112,8 @@ def cases(grid: Grid) -> list[Case]:
              f"check_gridready_fts_channels!{fts_port}!--capath {grid.fts3.ca_file} --cert {certs.cert} "
              f"--key {certs.key} --inventory {fts_inventory} --milestones {fts_rules} --site RAL-LCG2 "
              "--as-of 2010-06-08", 0,
-             f"FTS_CHANNELS OK - https://127.0.0.1:{fts_port}: fts-t1-channels COMPLIANT: 3/3 required links "
-             "configured, optimizer on"),
+             f"FTS_CHANNELS OK - https://127.0.0.1:{fts_port}: fts-t1-channels COMPLIANT: 3/3 required pairs "
+             "served, optimizer on"),
         Case("fts2-fzk", "127.0.0.1", FTS,
              f"check_gridready_fts_channel_list!{dump}!--site FZK-LCG2 --as-of 2010-06-08", 1,
              f"FTS_CHANNELS WARNING - {dump}: fts-t1-channels DUE: channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) "
