@@ -65,7 +65,8 @@ def check_timeouts(rules: Rules) -> None:
         t = m.timeout
         ok = isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT
         if not ok:
-            problems.append(f"{rules.path or 'milestone rules'}: milestone '{m.id}': timeout {t!r} is not a number of seconds "
+            where = rules.path or "milestone rules"
+            problems.append(f"{where}: milestone '{m.id}': timeout {t!r} is not a number of seconds "
                             f"more than 0 and at most {MAX_TIMEOUT:g}")
     if problems:
         raise ConfigError(problems)

@@ -214,6 +214,10 @@ def test_markdown_and_ssb_through_the_cli(history: tuple[str, Path, Path],
 @pytest.mark.parametrize("args, message", [
     (["--milestone", "nope"], "gridready: no milestone 'nope' in "),
     (["--ssb-url", "https://x/{host}"], "gridready: bad --ssb-url template 'https://x/{host}'"),
+    (["--as-of", "2010-06-08", "--since", "2010-06-09"],
+     "gridready: --since 2010-06-09 is later than --as-of 2010-06-08"),
+    (["--as-of", "2010-06-31"], "gridready report: argument --as-of: bad date '2010-06-31', expected YYYY-MM-DD"),
+    (["--format", "xml"], "gridready report: argument --format: invalid choice: 'xml'"),
 ])
 def test_bad_options_exit_3(history: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str],
                             args: list[str], message: str) -> None:
