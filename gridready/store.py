@@ -361,7 +361,9 @@ class Store:
     def _check_schema(self) -> None:
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise       # could not read at all: the caller names why
             row = None
         if row is None or row[0] != STORE_SCHEMA:
             found = row[0] if row else "no gridready schema"
