@@ -333,7 +333,7 @@ def load_rules(path: str | Path, validate_expect: ExpectValidator | None = None)
 
 
 _SITE_KEYS = ("name", "tier", "wlcg_name", "bdii", "srr", "fts", "fts_channels", "storage",
-              "xrootd", "glexec")
+              "xrootd", "glexec", "dns")
 
 
 def _source(base: Path) -> Callable[[Any], str | None]:
@@ -410,7 +410,8 @@ def load_inventory(path: str | Path) -> Inventory:
                     fts_channels=r.field(data, "fts_channels", p, src, None),
                     storage=_storage(r, data.get("storage"), p + ("storage",)),
                     xrootd=r.field(data, "xrootd", p, _doors, ()),
-                    glexec=r.field(data, "glexec", p, src, None))
+                    glexec=r.field(data, "glexec", p, src, None),
+                    dns=r.field(data, "dns", p, src, None))
         if site.name.casefold() in seen:
             r.problem(p + ("name",), f"duplicate site '{site.name}'")
         seen.add(site.name.casefold())

@@ -7,13 +7,45 @@ probe's start-up time. Validation lives in ``gridready.configfile``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-#: The checks a milestone may name; each is a module in gridready.checks.
-CHECKS: tuple[str, ...] = ("glexec", "fts_channels", "dcache_version", "xrootd")
+#: The checks built into gridready; each is a module in gridready.checks.
+BUILTIN_CHECKS: tuple[str, ...] = ("glexec", "fts_channels", "dcache_version", "xrootd",
+                                   "glue", "srr", "http", "dns", "plugin")
+
+
+class CheckNames:
+    """The checks a milestone may name: the built-in ones plus installed plugins.
+
+    Plugins are Python entry points of the group ``gridready.checks`` (see
+    ``gridready.checks``). ``name in CHECKS`` asks importlib.metadata only
+    for a name that is not built in, and iterating lists the plugins too, so
+    a probe whose milestones use built-in checks never scans the installed
+    distributions (that costs tens of milliseconds per start).
+    """
+
+    def __contains__(self, name: object) -> bool:
+        if name in BUILTIN_CHECKS:
+            return True
+        from gridready.checks import plugin_names
+        return isinstance(name, str) and name in plugin_names()
+
+    def __iter__(self) -> Iterator[str]:
+        from gridready.checks import plugin_names
+        return iter(BUILTIN_CHECKS + tuple(n for n in plugin_names() if n not in BUILTIN_CHECKS))
+
+    def __len__(self) -> int:
+        return len(tuple(iter(self)))
+
+    def __repr__(self) -> str:
+        return f"CheckNames({', '.join(self)})"
+
+
+#: The checks a milestone may name (built-in and installed); see CheckNames.
+CHECKS = CheckNames()
 
 
 @dataclass(frozen=True)
@@ -97,6 +129,8 @@ class Site:
     storage: tuple[Storage, ...] = ()
     xrootd: tuple[str, ...] = ()
     glexec: str | None = None
+    #: DNS for the dns check: ``dns://IP[:PORT]`` (a nameserver) or a hosts/zone file.
+    dns: str | None = None
 
 
 @dataclass(frozen=True)
