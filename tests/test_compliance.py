@@ -170,3 +170,52 @@ def test_verdict_keeps_the_checks_outcome_and_severity_for_re_evaluation() -> No
     assert kind("refused") == (Outcome.UNKNOWN, None)
     assert kind(Assessment(applicable=False, summary="CASTOR")) == (Outcome.NOT_APPLICABLE, None)
     assert kind(FAIL, tier=0) == (Outcome.NOT_APPLICABLE, None)
+
+
+@pytest.mark.parametrize("compliance, severity, days, line", [
+    # The example: StoRM publishing xroot with no endpoint, a degraded finding, years late.
+    (Compliance.OVERDUE, Severity.WARNING, -5905,
+     "[WARNING] x: m (deadline 2010-03-31, overdue 5905 days)"),
+    (Compliance.OVERDUE, Severity.CRITICAL, -1, "[CRITICAL] x: m (deadline 2010-03-31, overdue 1 day)"),
+    (Compliance.DUE, Severity.WARNING, 0, "[WARNING] x: m (deadline 2010-03-31, 0 days left)"),
+    (Compliance.COMPLIANT, None, -5905, "[OK] x: m (deadline 2010-03-31)"),
+    (Compliance.WAIVED, Severity.CRITICAL, -69, "[OK] x: m (deadline 2010-03-31)"),
+    (Compliance.NOT_APPLICABLE, None, -69, "[OK] x: m (deadline 2010-03-31)"),
+    (Compliance.UNKNOWN, None, -69, "[UNKNOWN] x: m (deadline 2010-03-31)"),
+])
+def test_finding_lines_in_nagios_and_metric_output(compliance: Compliance, severity: Severity | None, days: int,
+                                                   line: str) -> None:
+    from datetime import datetime, timezone
+
+    from gridready.metricoutput import details_lines
+    from gridready.nagios.output import milestone_line
+    from gridready.result import MilestoneResult, ProbeResult
+
+    m = MilestoneResult(id="x", compliance=compliance, deadline=D, days_left=days, message="m", severity=severity)
+    assert milestone_line(m) == line
+    result = ProbeResult(check="xrootd", site="INFN-T1", host="h", state=m.state, summary="s",
+                         checked_at=datetime(2026, 11, 30, tzinfo=timezone.utc), milestones=[m])
+    assert details_lines(result) == [line]
+    # The JSON a site sends keeps the degraded state, and reading it back gives the same line.
+    again = ProbeResult.from_json(result.to_json(), "sent.json").milestones[0]
+    assert milestone_line(again) == line
+
+
+def test_a_degraded_overdue_without_severity_in_the_json_stays_warning() -> None:
+    from datetime import datetime, timezone
+
+    from gridready.result import MilestoneResult, ProbeResult
+    from gridready.store import outcome_from_compliance
+
+    m = MilestoneResult(id="x", compliance=Compliance.OVERDUE, deadline=D, days_left=-69, message="drained",
+                        severity=Severity.WARNING)
+    data = ProbeResult(check="fts_channels", site="FZK-LCG2", host="h", state=State.WARNING, summary="s",
+                       checked_at=datetime(2010, 6, 8, tzinfo=timezone.utc), milestones=[m]).to_json()
+    assert data["milestones"][0]["state"] == "WARNING"
+    for key in ("severity", "outcome"):
+        data["milestones"][0][key] = None                  # as a site's older probe writes it
+    read = ProbeResult.from_json(data, "sent.json").milestones[0]
+    assert (read.compliance, read.state, read.severity) == (Compliance.OVERDUE, State.WARNING, Severity.WARNING)
+    assert outcome_from_compliance(read).severity is Severity.WARNING
+    data["milestones"][0]["state"] = "CRITICAL"
+    assert ProbeResult.from_json(data, "sent.json").milestones[0].state is State.CRITICAL
