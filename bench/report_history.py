@@ -46,6 +46,8 @@ from bench.measure import PYTHON, REPO, Run, Summary, child_env, mib, ms, print_
 TARGET_S = 1.0
 #: The --since cutoff: the middle of the (2010) history.
 SINCE = "2010-07-01"
+#: A report as of a past day inside the history: the latest result per key must be looked up by date.
+PAST = "2010-05-15"
 #: The history starts here; the report is made at its end.
 START = datetime(2010, 1, 1, tzinfo=timezone.utc)
 #: Six milestones over four checks: the bundled four plus two later ones.
@@ -277,6 +279,13 @@ def verify(stdout: str, sites: int) -> str | None:
     return None
 
 
+def known_by(stdout: str, as_of: str) -> str | None:
+    """Why the report used a result checked after the end of its --as-of day (UTC), or None."""
+    used = [str(m["checked_at"]) for s in json.loads(stdout)["sites"] for m in s["milestones"] if m["checked_at"]]
+    late = [when for when in used if when > f"{as_of}T23:59:59Z"]
+    return f"{len(late)} cells use results checked after {as_of}, e.g. {late[0]}" if late else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, default=200, help="sites in the history (default 200)")
@@ -317,10 +326,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             # --since compares with the newest result before the cutoff, per (site, milestone, target).
             since = measure(db, inventory, milestones, args, env, f"{args.hours} h, --since mid-history",
                             ["--since", SINCE])
+            # --as-of a past day: what was known then, not the newest result.
+            past = measure(db, inventory, milestones, args, env, f"{args.hours} h, --as-of {PAST}", as_of=PAST)
         finally:
             if built and args.db is not None and not args.keep:
                 db.unlink(missing_ok=True)
-        if year is None or since is None:
+        if year is None or since is None or past is None:
             return 1
         # The same report over the last sweep alone: what the report costs
         # besides reading the latest outcomes out of a long history.
@@ -333,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n== report --format json, {args.sites} sites x 6 milestones ==")
     print(f"{'history':>22} {'median wall':>12} {'[min..max]':>22} {'peak RSS':>9}  target <= {TARGET_S:g} s")
     for label, s in ((f"{args.hours} hourly sweeps", year), (f"{args.hours} h, --since {SINCE}", since),
-                     ("1 sweep", fixed)):
+                     (f"{args.hours} h, --as-of {PAST}", past), ("1 sweep", fixed)):
         print(f"{label:>22} {ms(s.wall_median_s):>12} {'[' + ms(s.wall_min_s) + '..' + ms(s.wall_max_s) + ']':>22} "
               f"{mib(s.rss_median_kib):>9}  {'MET' if s.wall_median_s <= TARGET_S else 'NOT MET'} "
               f"({s.runs} runs)")
@@ -352,13 +363,17 @@ def check_size(db: Path, sites: int, hours: int) -> str | None:
 
 
 def measure(db: Path, inventory: Path, milestones: Path, args: argparse.Namespace, env: dict[str, str],
-            label: str, extra: Sequence[str] = ()) -> Summary | None:
-    """Report runs on ``db`` until --runs or --budget; None when a run fails."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        last = str(conn.execute("SELECT max(checked_at) FROM results").fetchone()[0])
-    as_of = (datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=1)).date()
+            label: str, extra: Sequence[str] = (), as_of: str | None = None) -> Summary | None:
+    """Report runs on ``db`` until --runs or --budget; None when a run fails.
+
+    ``as_of`` defaults to the day after the last result (a report made today).
+    """
+    if as_of is None:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            last = str(conn.execute("SELECT max(checked_at) FROM results").fetchone()[0])
+        as_of = (datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ") + timedelta(days=1)).date().isoformat()
     argv = [PYTHON, "-m", "gridready.cli", "report", "--format", "json", "--db", str(db),
-            "--inventory", str(inventory), "--milestones", str(milestones), "--as-of", as_of.isoformat(),
+            "--inventory", str(inventory), "--milestones", str(milestones), "--as-of", as_of,
             *extra]
     print(f"\n{label}: python {' '.join(argv[1:])}")
     runs: list[Run] = []
@@ -368,7 +383,7 @@ def measure(db: Path, inventory: Path, milestones: Path, args: argparse.Namespac
         spent += result.wall_s
         problem = ("killed" if result.killed else None) or (
             None if result.returncode in (0, 1, 2) else f"exit {result.returncode}: {result.stderr.strip()[-400:]}"
-        ) or verify(result.stdout, args.sites)
+        ) or verify(result.stdout, args.sites) or known_by(result.stdout, as_of)
         if problem:
             print(f"PROBLEM: report run {len(runs) + 1}: {problem}")
             return None
