@@ -43,6 +43,11 @@ COMMANDS: dict[str, str] = {
     "export": "export",
     "nagios-config": "nagios_config",
     "inventory": "inventory",
+    "history": "history",
+    "plot": "plot",
+    "prune": "prune",
+    "publish": "publish",
+    "consume": "consume",
 }
 #: Every error, of arguments included: 2 means "some OVERDUE" for report.
 ERROR_EXIT = 3

@@ -1,0 +1,218 @@
+"""The subscriber behind ``gridready consume``: validate as ingest, store, then acknowledge.
+
+Subscription: ``ack: client-individual`` and a prefetch limit
+(``activemq.prefetchSize`` for ActiveMQ, ``prefetch-count`` for RabbitMQ),
+so at most ``prefetch`` unacknowledged messages are held in memory. Each
+message is handled on the main thread, in order:
+
+1. its body is read exactly as ``gridready ingest`` reads a file
+   (:func:`gridready.result.parse_result`: size cap, guarded JSON, schema,
+   site required, no future dates);
+2. a result already stored (same site, check, target, checked_at; the target
+   is the host, as ingest uses) is not stored again: a redelivery after a
+   crash between commit and ACK, or a publisher's retry, stores nothing;
+3. otherwise :meth:`gridready.store.Store.add` commits it;
+4. only then the message is ACKed.
+
+A message that fails validation is logged (one line, escaped) and ACKed, so it
+never blocks the queue; with ``reject_destination`` its body is first sent
+there (a dead-letter queue) for a person to look at. A store failure is not
+ACKed: the consumer stops with the error and the broker redelivers the message
+to the next consumer. SIGTERM/SIGINT stop after the message in hand;
+unacknowledged prefetched messages go back to the queue.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gridready.broker.config import BrokerError, BrokerOptions, connection, remove_quietly
+from gridready.errors import SourceError
+from gridready.escape import terminal
+from gridready.result import MAX_RESULT_BYTES, ProbeResult, format_time, parse_result, utc_now
+
+#: Unacknowledged messages the broker may push ahead (memory bound: prefetch x 4 MiB at worst).
+DEFAULT_PREFETCH = 100
+_LOST = object()
+
+
+@dataclass
+class Stats:
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.stored + self.duplicates + self.rejected
+
+
+class _Inbox:
+    """stomp.py listener: frames go to a queue the main thread reads."""
+
+    def __init__(self) -> None:
+        self.frames: queue.Queue[Any] = queue.Queue()
+        self.error: str | None = None
+
+    def on_message(self, frame: Any) -> None:
+        self.frames.put(frame)
+
+    def on_error(self, frame: Any) -> None:
+        self.error = str(frame.headers.get("message", "ERROR frame"))[:200]
+
+    def on_disconnected(self) -> None:
+        self.frames.put(_LOST)
+
+
+class Seen:
+    """Whether a result is already in the history: a read on its own connection.
+
+    Uses the ``results_by_target`` index of gridready.store/1 (site_key,
+    target, checked_at). Store.add commits in WAL mode, so a committed row is
+    visible here at once.
+    """
+
+    def __init__(self, db: str) -> None:
+        self._db = sqlite3.connect(db, timeout=30)
+
+    def __contains__(self, result: ProbeResult) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM results WHERE site_key = ? AND target = ? AND checked_at = ? AND check_name = ?"
+            " LIMIT 1", ((result.site or "").casefold(), result.host or "", format_time(result.checked_at),
+                         result.check)).fetchone()
+        return row is not None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def log(line: str) -> None:
+    print(terminal(line), file=sys.stderr, flush=True)
+
+
+class Consumer:
+    """Subscribe ``options.destination`` and store every valid result in ``db``."""
+
+    def __init__(self, options: BrokerOptions, db: str, *, prefetch: int = DEFAULT_PREFETCH,
+                 reject_destination: str | None = None, reconnects: int = 5, backoff: float = 1.0) -> None:
+        self.options = options
+        self.db = db
+        self.prefetch = max(1, prefetch)
+        self.reject_destination = reject_destination
+        self.reconnects = reconnects
+        self.backoff = backoff
+        self.stop = threading.Event()
+        self.stats = Stats()
+        self._conn: Any = None
+        self._temp_ca: str | None = None
+        self._inbox = _Inbox()
+
+    def _connect(self) -> None:
+        import stomp.exception
+        reason = "no answer"
+        delay = self.backoff
+        for attempt in range(self.reconnects + 1):
+            if attempt:
+                if self.stop.wait(delay):
+                    return
+                delay = min(delay * 2, 30.0)
+            conn, self._temp_ca = connection(self.options, auto_decode=False)
+            conn_any: Any = conn
+            self._inbox = _Inbox()
+            conn_any.set_listener("inbox", self._inbox)
+            try:
+                conn_any.connect(self.options.user, self.options.password, wait=True)
+                conn_any.subscribe(self.options.destination, id="gridready", ack="client-individual",
+                                   headers={"activemq.prefetchSize": str(self.prefetch),
+                                            "prefetch-count": str(self.prefetch)})
+                self._conn = conn_any
+                return
+            except (stomp.exception.StompException, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                self._disconnect(conn_any)
+        brokers = ", ".join(str(b) for b in self.options.brokers)
+        raise BrokerError(f"no broker answered ({brokers}) after {self.reconnects + 1} attempts: {reason}")
+
+    def _disconnect(self, conn: Any) -> None:
+        try:
+            if conn.is_connected():
+                conn.disconnect()
+        except Exception:   # closing a broken connection: nothing more to learn
+            pass
+        remove_quietly(self._temp_ca)
+        self._temp_ca = None
+
+    def run(self, *, max_messages: int | None = None, idle_exit: float | None = None,
+            now: Callable[[], Any] = utc_now) -> Stats:
+        """Consume until stopped, ``max_messages`` handled, or ``idle_exit`` seconds without one."""
+        from gridready.store import Store, outcomes_of
+
+        with Store(self.db) as store:
+            seen = Seen(self.db)
+            try:
+                self._connect()
+                last = time.monotonic()
+                while not self.stop.is_set():
+                    if max_messages is not None and self.stats.handled >= max_messages:
+                        break
+                    try:
+                        frame = self._inbox.frames.get(timeout=0.2)
+                    except queue.Empty:
+                        if idle_exit is not None and time.monotonic() - last >= idle_exit:
+                            break
+                        continue
+                    if frame is _LOST:
+                        if self.stop.is_set():
+                            break
+                        log("gridready consume: connection to the broker lost; reconnecting")
+                        self._disconnect(self._conn)
+                        self._connect()
+                        continue
+                    last = time.monotonic()
+                    self._handle(frame, store, seen, outcomes_of, now())
+            finally:
+                seen.close()
+                if self._conn is not None:
+                    self._disconnect(self._conn)
+        return self.stats
+
+    def _handle(self, frame: Any, store: Any, seen: Seen, outcomes_of: Any, now: Any) -> None:
+        headers = frame.headers
+        mid = str(headers.get("message-id", "?"))[:200]
+        origin = f"{self.options.destination} message {mid}"
+        body = frame.body if isinstance(frame.body, bytes) else str(frame.body).encode("utf-8")
+        try:
+            if len(body) > MAX_RESULT_BYTES:
+                raise SourceError(f"{origin}: message of {len(body)} bytes is larger than the "
+                                  f"{MAX_RESULT_BYTES} bytes limit")
+            result = parse_result(body, origin, now)
+        except SourceError as exc:
+            log(f"gridready consume: rejected {exc}")
+            if self.reject_destination:
+                self._conn.send(self.reject_destination, body[:MAX_RESULT_BYTES],
+                                headers={"persistent": "true", "gridready-rejected": str(exc)[:500]})
+            self.stats.rejected += 1
+            self._ack(headers)
+            return
+        if result in seen:
+            self.stats.duplicates += 1
+        else:
+            # StoreError propagates: not ACKed, the broker redelivers it.
+            store.add(result, outcomes_of(result), origin="consume", target=result.host or "", source=origin)
+            self.stats.stored += 1
+        self._ack(headers)
+
+    def _ack(self, headers: Any) -> None:
+        # STOMP 1.2: ACK names the MESSAGE's "ack" header. A lost link here only means a
+        # redelivery, which the duplicate check absorbs.
+        try:
+            self._conn.ack(headers.get("ack") or headers.get("message-id"))
+        except Exception as exc:
+            log(f"gridready consume: could not acknowledge {headers.get('message-id')}: {exc}")

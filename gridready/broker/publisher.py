@@ -1,0 +1,155 @@
+"""Send messages to a STOMP broker with receipts, bounded retries and backoff.
+
+Every SEND carries a ``receipt`` header; a message counts as delivered only
+when the broker's RECEIPT for it arrived (ActiveMQ sends it after the
+persistent message is stored). Up to ``window`` messages are in flight at a
+time, so throughput is not one round trip per message. Connecting tries each
+``--broker`` in turn (failover), ``attempts`` rounds with exponential backoff
+(``backoff`` seconds, doubling, at most ``MAX_BACKOFF``).
+
+What the broker did not confirm (connection lost, receipt not within
+``timeout``) is returned to the caller, which spools it: delivery is at least
+once, and ``gridready consume`` stores a repeated result once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gridready.broker.config import BrokerError, BrokerOptions, connection, remove_quietly
+from gridready.broker.spool import Message
+
+MAX_BACKOFF = 30.0
+
+
+class BrokerUnavailable(BrokerError):
+    """No broker accepted a connection within the bounded retries."""
+
+
+class _Receipts:
+    """stomp.py listener: which receipts arrived, and whether the connection is gone."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.done: set[str] = set()
+        self.lost = False
+        self.error: str | None = None
+
+    def on_receipt(self, frame: Any) -> None:
+        with self.cond:
+            self.done.add(str(frame.headers.get("receipt-id", "")))
+            self.cond.notify_all()
+
+    def on_error(self, frame: Any) -> None:
+        with self.cond:
+            self.error = str(frame.headers.get("message", "ERROR frame"))[:200]
+            self.cond.notify_all()
+
+    def on_disconnected(self) -> None:
+        with self.cond:
+            self.lost = True
+            self.cond.notify_all()
+
+
+class Publisher:
+    """One connection to the first broker of ``options.brokers`` that answers."""
+
+    def __init__(self, options: BrokerOptions, *, attempts: int = 3, backoff: float = 1.0,
+                 window: int = 200, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.options = options
+        self.attempts = max(1, attempts)
+        self.backoff = backoff
+        self.window = max(1, window)
+        self._sleep = sleep
+        self._conn: Any = None
+        self._temp_ca: str | None = None
+        self._listener = _Receipts()
+
+    def connect(self) -> None:
+        """Connect, retrying; BrokerUnavailable naming every broker and the last reason."""
+        import stomp.exception
+
+        reason = "no answer"
+        delay = self.backoff
+        for attempt in range(self.attempts):
+            if attempt:
+                self._sleep(delay)
+                delay = min(delay * 2, MAX_BACKOFF)
+            conn, self._temp_ca = connection(self.options)
+            conn_any: Any = conn
+            self._listener = _Receipts()
+            conn_any.set_listener("receipts", self._listener)
+            try:
+                conn_any.connect(self.options.user, self.options.password, wait=True)
+                self._conn = conn_any
+                return
+            except (stomp.exception.StompException, OSError) as exc:
+                reason = f"{type(exc).__name__}: {exc}".rstrip(": ") if str(exc) else type(exc).__name__
+                self._close(conn_any)
+        brokers = ", ".join(str(b) for b in self.options.brokers)
+        raise BrokerUnavailable(f"no broker answered ({brokers}) after {self.attempts} attempts: {reason}")
+
+    def _close(self, conn: Any) -> None:
+        try:
+            if conn.is_connected():
+                conn.disconnect()
+        except Exception:   # closing a broken connection: nothing more to learn
+            pass
+        remove_quietly(self._temp_ca)
+        self._temp_ca = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._close(self._conn)
+            self._conn = None
+
+    def send(self, messages: Iterable[Message], confirmed: Callable[[Message], None]) -> list[Message]:
+        """Send in order; ``confirmed(m)`` for each message the broker receipted. Returns the
+        messages not confirmed (connection lost, ERROR frame or receipt timeout), in order."""
+        assert self._conn is not None, "connect() first"
+        listener = self._listener
+        pending: dict[str, Message] = {}
+        order: list[str] = []
+        unsent: list[Message] = []
+        counter = 0
+        broken = False
+
+        def settle(limit: int) -> bool:
+            """Wait until at most ``limit`` receipts are outstanding; False when the link broke."""
+            deadline = time.monotonic() + self.options.timeout
+            with listener.cond:
+                while True:
+                    for rid in [r for r in order if r in listener.done]:
+                        listener.done.discard(rid)
+                        confirmed(pending.pop(rid))
+                    order[:] = [r for r in order if r in pending]
+                    if len(order) <= limit:
+                        return True
+                    left = deadline - time.monotonic()
+                    if listener.lost or listener.error or left <= 0:
+                        return False
+                    listener.cond.wait(min(left, 0.5))
+
+        for message in messages:
+            if broken:
+                unsent.append(message)
+                continue
+            counter += 1
+            rid = f"r{counter}"
+            pending[rid] = message
+            order.append(rid)
+            try:
+                self._conn.send(message.destination, message.body,
+                                headers={**message.headers, "persistent": "true", "receipt": rid})
+            except Exception:   # stomp.py raises NotConnectedException or OSError on a dead link
+                broken = True
+                continue
+            if len(order) >= self.window and not settle(self.window // 2):
+                broken = True
+        if not broken:
+            settle(0)
+        left = [pending[r] for r in order if r in pending]
+        return left + unsent
