@@ -169,6 +169,8 @@ _DDL = (
     """CREATE INDEX IF NOT EXISTS results_by_site ON results (site_key, checked_at)""",
     """CREATE INDEX IF NOT EXISTS results_by_target ON results (site_key, target, checked_at)""",
     """CREATE INDEX IF NOT EXISTS outcomes_by_milestone ON outcomes (milestone)""",
+    # Exports read the whole history oldest first, a page at a time (Store.iter_results).
+    """CREATE INDEX IF NOT EXISTS results_by_time ON results (checked_at)""",
     # The newest result per (site, milestone, target), kept by add() in the same
     # transaction, so a report reads a few hundred rows however long the history.
     """CREATE TABLE IF NOT EXISTS latest (
@@ -518,6 +520,76 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read results: {exc}") from None
         return [_result(row, self.path) for row in rows]
+
+    def iter_results(self, since: datetime | None = None, *, page: int = 500) -> Iterator[ProbeResult]:
+        """``results`` as a stream: oldest first, at most ``page`` rows in memory at a time.
+
+        Keyset pages on (checked_at, id), each its own query, so memory stays
+        bounded whatever the history's size and no read transaction is held
+        between pages (a sweep may write meanwhile; rows it adds later in time
+        are included, ones dated before the current page are not).
+        """
+        after: tuple[str, int] = (format_time(since) if since is not None else "", -1)
+        while True:
+            try:
+                rows = self._db.execute(
+                    "SELECT check_name, site, host, state, summary, checked_at, timeout, metrics, details,"
+                    " milestones, id FROM results WHERE checked_at > ? OR (checked_at = ? AND id > ?)"
+                    " ORDER BY checked_at, id LIMIT ?", (after[0], after[0], after[1], page)).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
+            for row in rows:
+                yield _result(row[:-1], self.path)
+            if len(rows) < page:
+                return
+            after = (rows[-1][5], int(rows[-1][-1]))
+
+    def span(self) -> tuple[date, date] | None:
+        """The UTC days of the first and last stored check (None for an empty history)."""
+        try:
+            low, high = self._db.execute("SELECT min(checked_at), max(checked_at) FROM results").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
+        if low is None or high is None:
+            return None
+        return parse_time(low).date(), parse_time(high).date()
+
+    def prune(self, before: date) -> tuple[int, int]:
+        """Forget what no report as of ``before`` or later can show; ``(results, outcomes)`` deleted.
+
+        Per (site, milestone, target) the latest outcome checked before the
+        start of ``before`` (UTC) is kept with everything checked from then
+        on: an as-of query for any day >= ``before`` picks among exactly
+        those. Results left with no outcome go; then VACUUM returns the
+        space to the file system.
+        """
+        cut = format_time(datetime.combine(before, clock(0, 0, 0), tzinfo=timezone.utc))
+        try:
+            with self._transaction():
+                self._db.execute("DROP TABLE IF EXISTS temp.keep")
+                self._db.execute("""
+                    CREATE TEMP TABLE keep (result_id INTEGER, milestone TEXT, PRIMARY KEY (result_id, milestone))
+                    WITHOUT ROWID""")
+                self._db.execute("""
+                    INSERT INTO temp.keep SELECT id, milestone FROM (
+                        SELECT r.id, o.milestone,
+                               row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
+                                                  ORDER BY r.checked_at DESC, r.id DESC) AS rank
+                        FROM outcomes o JOIN results r ON r.id = o.result_id WHERE r.checked_at < ?)
+                    WHERE rank = 1""", (cut,))
+                outcomes = self._db.execute("""
+                    DELETE FROM outcomes WHERE result_id IN (SELECT id FROM results WHERE checked_at < ?)
+                    AND NOT EXISTS (SELECT 1 FROM temp.keep k
+                                    WHERE k.result_id = outcomes.result_id AND k.milestone = outcomes.milestone)""",
+                                            (cut,)).rowcount
+                results = self._db.execute("""
+                    DELETE FROM results WHERE checked_at < ?
+                    AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.result_id = results.id)""", (cut,)).rowcount
+                self._db.execute("DROP TABLE temp.keep")
+            self._db.execute("VACUUM")
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot prune: {explain(exc, self.path)}") from None
+        return results, outcomes
 
 
 def _record(row: Sequence[Any], path: str) -> Record:

@@ -16,17 +16,18 @@ from typing import TYPE_CHECKING, Any
 
 from gridready import escape
 from gridready.commands import DEFAULT_DB, add_db_option, db_to_read
-from gridready.errors import UsageError
+from gridready.errors import GridreadyError, UsageError
 
 if TYPE_CHECKING:
-    from gridready.models import Rules
+    from gridready.history import History
+    from gridready.models import Rules, Site
     from gridready.report.matrix import Report
     from gridready.store import Store
 
 #: The bundled example grid snapshot was taken on this day, at this time.
 SNAPSHOT_DATE = date(2010, 6, 8)
 SNAPSHOT_TIME = datetime(2010, 6, 8, 10, 0, 0, tzinfo=timezone.utc)
-FORMATS = ("table", "markdown", "json", "ssb")
+FORMATS = ("table", "markdown", "json", "ssb", "html")
 #: The first line on stderr whenever the report is of the example, not of a history.
 EXAMPLE_NOTE = f"showing the bundled example grid snapshot of {SNAPSHOT_DATE}, not a sweep of yours"
 
@@ -41,7 +42,7 @@ def day(text: str) -> date:
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser(
-        "report", help="the per-Tier-1 compliance matrix (table, markdown, json, ssb)",
+        "report", help="the per-Tier-1 compliance matrix (table, markdown, json, ssb, html)",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="The Tier-0/Tier-1 x milestone compliance matrix from the latest stored results, "
                     "re-evaluated against the current rules and waivers on --as-of.\n"
@@ -62,6 +63,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--milestone", action="append", metavar="ID", help="only this milestone (repeatable)")
     p.add_argument("--ssb-url", default="", metavar="TEMPLATE",
                    help="url column of the SSB feed; may use {site} and {milestone} (default empty)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="write the report to FILE instead of stdout (html: one self-contained page)")
     p.add_argument("--schema", action="store_true",
                    help="print the JSON Schema of the json format (gridready.report/1) and exit")
     p.set_defaults(func=run)
@@ -134,10 +137,53 @@ def run(args: argparse.Namespace) -> int:
         if args.since is not None:
             before = mx.build_matrix(sites, rules, store.as_of(args.since), args.since)
             changes = tuple(mx.changes(before, matrix))
+        history = _html_history(store, sites, rules, as_of) if args.format == "html" else None
     report = mx.Report(matrix=matrix, generated_at=datetime.now(timezone.utc).replace(microsecond=0),
                        data_source=source, since=args.since, changes=changes)
-    sys.stdout.write(render(report, args.format, args.ssb_url))
+    if args.format == "html":
+        from gridready.report import html
+        text = html.render(report, history, [w for w in rules.waivers if rules.milestone(w.milestone)])
+    else:
+        text = render(report, args.format, args.ssb_url)
+    _write(text, args.output)
     return mx.exit_code(matrix)
+
+
+#: How far back the HTML report's charts go (days before --as-of).
+HTML_HISTORY_DAYS = 365
+
+
+def _html_history(store: Store, sites: list[Site], rules: Rules, as_of: date) -> History:
+    """The daily series the HTML charts show: from the first stored result (at most a year back) to as_of."""
+    from datetime import timedelta
+
+    from gridready import history as hs
+
+    span = store.span()
+    first = max(span[0] if span else as_of, as_of - timedelta(days=HTML_HISTORY_DAYS - 1))
+    return hs.compute(sites, rules, hs.days_between(min(first, as_of), as_of), store.as_of)
+
+
+def _write(text: str, output: str | None) -> None:
+    """``text`` to stdout, or to ``output`` (replaced whole: written next to it, then renamed)."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    import os
+    import tempfile
+
+    where = os.path.dirname(os.path.abspath(output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".gridready-report-", dir=where)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, output)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise GridreadyError(f"{output}: cannot write the report: {exc.strerror or exc}") from None
 
 
 def render(report: Report, fmt: str, ssb_url: str = "") -> str:
