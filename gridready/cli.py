@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "prune": "prune",
     "publish": "publish",
     "consume": "consume",
+    "checks": "checks",
 }
 #: Every error, of arguments included: 2 means "some OVERDUE" for report.
 ERROR_EXIT = 3

@@ -21,3 +21,11 @@ def check_dcache_version() -> NoReturn:
 
 def check_xrootd() -> NoReturn:
     main("xrootd")
+
+
+def check_gridready() -> NoReturn:
+    """``check_gridready --check NAME [options]``: any check, built-in or installed, as a probe."""
+    import sys
+
+    from gridready.nagios.generic import run_generic
+    sys.exit(run_generic(sys.argv[1:], sys.stdout))
