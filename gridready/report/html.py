@@ -53,7 +53,8 @@ tfoot td{font-weight:600;background:#f6f8fa}
 .c-unknown{background:#6e7781;color:#fff}
 .legend span{display:inline-block;padding:.15em .5em;margin:0 .4em .3em 0;border:1px solid #d1d9e0;font-size:.85em}
 .charts{display:flex;flex-wrap:wrap;gap:1em}
-.chart{border:1px solid #d1d9e0;padding:.5em}
+.chart{border:1px solid #d1d9e0;padding:.5em;margin:0}
+#summary th{white-space:nowrap}
 .chart h3{font-size:.95em;margin:0 0 .3em}
 svg text{font-size:11px;fill:#59636e}
 ul{margin:.2em 0}
