@@ -70,21 +70,39 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def example_snapshot(rules: Rules) -> Store:
-    """An in-memory history holding a sweep of the bundled example grid (file sources only)."""
+def example_snapshot(rules: Rules, inventory_file: str | None = None, when: date | None = None) -> Store:
+    """An in-memory history holding a sweep of the bundled example grid (file sources only).
+
+    With ``inventory_file`` (an example grid whose every source is a local
+    file, see ``offline_inventory``), that grid is swept instead, as on ``when``
+    at 00:00 UTC (e.g. config/example-2026/ with config/milestones-2026.yaml).
+    """
     from gridready import bundled
     from gridready.configfile import load_inventory
     from gridready.store import Store
     from gridready.sweep import Done, Sweeper
 
-    inventory = load_inventory(bundled.example_dir() / "sites.yaml")
+    inventory = load_inventory(inventory_file or bundled.example_dir() / "sites.yaml")
+    day_, at = SNAPSHOT_DATE, SNAPSHOT_TIME
+    if inventory_file is not None and when is not None:
+        day_, at = when, datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
     store = Store(":memory:")
 
     def emit(done: Done) -> None:
         store.add(done.result, done.outcomes, origin=done.origin, target=done.target, source=done.source)
 
-    Sweeper(inventory, rules, SNAPSHOT_DATE, now=lambda: SNAPSHOT_TIME).run(emit)
+    Sweeper(inventory, rules, day_, now=lambda: at).run(emit)
     return store
+
+
+def offline_inventory(path: str) -> bool:
+    """Whether every source of the inventory at ``path`` is a local file (an example grid):
+    only such an inventory is swept for a report without a history (no network)."""
+    from gridready.configfile import load_inventory
+
+    sources = [v for s in load_inventory(path).sites
+               for v in (s.bdii, s.srr, s.fts, s.fts_channels, s.glexec, s.dns) if v]
+    return bool(sources) and not any("://" in v and not v.lower().startswith("file://") for v in sources)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -118,10 +136,18 @@ def run(args: argparse.Namespace) -> int:
 
     db = db_to_read(args)
     if db is None:
-        print(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
-        inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
-        source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
-        store = example_snapshot(rules)
+        if args.inventory and offline_inventory(args.inventory):
+            # An example grid of local files (config/example-2026/): swept as on --as-of.
+            print(f"showing a sweep of the example grid {escape.terminal(args.inventory)} as of {as_of} "
+                  f"(file sources only): no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
+            inventory_file = args.inventory
+            source = f"example grid {args.inventory} as of {as_of}"
+            store = example_snapshot(rules, args.inventory, as_of)
+        else:
+            print(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
+            inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
+            source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
+            store = example_snapshot(rules)
     else:
         store = Store(db, readonly=True)
         if store.count() == 0:
