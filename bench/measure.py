@@ -192,3 +192,49 @@ def machine() -> dict[str, str]:
 def print_machine() -> None:
     facts = machine()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in facts.items()))
+
+
+#: gridready's runtime dependencies, installed into the clean venv at the versions this interpreter has.
+DEPENDENCIES = ("requests", "pydantic", "nagiosplugin", "PyYAML", "tabulate", "ldap3", "defusedxml")
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A child environment with no PYTHON* variable (no PYTHONPATH, no bytecode switches)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env.update(extra or {})
+    return env
+
+
+def build_venv(dest: Path, source: str) -> Path:
+    """A fresh venv at ``dest`` (``--without-pip``) with gridready installed, not editable.
+
+    ``source`` is a git revision of this repository (``HEAD``, a commit) or
+    ``worktree`` for the checkout as it is. The source is copied (``git
+    archive`` for a revision), built and installed with this interpreter's pip
+    (``pip --python``), together with gridready's dependencies pinned at the
+    versions installed here; pip compiles the bytecode. Returns the venv's
+    ``bin`` directory. Raises RuntimeError when a step fails.
+    """
+    from importlib import metadata
+
+    src = dest / "src"
+    src.mkdir(parents=True)
+    if source == "worktree":
+        files = subprocess.run(["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
+                               capture_output=True, check=True).stdout.decode().split("\0")
+        for name in filter(None, files):
+            if (REPO / name).is_file():
+                (src / name).parent.mkdir(parents=True, exist_ok=True)
+                (src / name).write_bytes((REPO / name).read_bytes())
+    else:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", source], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(src)], input=archive.stdout, check=True)
+    venv = dest / "venv"
+    subprocess.run([PYTHON, "-m", "venv", "--without-pip", str(venv)], check=True)
+    pins = [f"{name}=={metadata.version(name)}" for name in DEPENDENCIES]
+    done = subprocess.run([PYTHON, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+                           "--disable-pip-version-check", str(src), *pins],
+                          capture_output=True, text=True, env=clean_env())
+    if done.returncode != 0:
+        raise RuntimeError(f"installing gridready ({source}) into {venv} failed: {done.stderr[-2000:]}")
+    return venv / "bin"
