@@ -16,7 +16,8 @@ at most 64 KiB of output. ``expect`` grammar::
 Exit codes, as Nagios reads them: 0 passes, 1 fails with WARNING severity
 (never worse than WARNING once overdue; ``warning: pass`` accepts it), 2
 fails with CRITICAL severity, 3 and anything else (a signal, a missing
-command) are UNKNOWN. The finding is the first output line, with the host.
+command) are UNKNOWN. The finding is the first output line (without the plugin's
+perfdata after ``|``), with the host.
 """
 
 from __future__ import annotations
@@ -113,7 +114,9 @@ def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) 
         finally:
             proc.stdout.close()
     text = b"".join(chunks).decode("utf-8", "replace")
-    return Run(tuple(argv), code, terminal(text.split("\n", 1)[0].strip())[:300])
+    # The plugin's perfdata (after '|') must not become ours: Nagios splits our line at the first '|'.
+    first = text.split("\n", 1)[0].split("|", 1)[0].strip()
+    return Run(tuple(argv), code, terminal(first)[:300])
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -203,8 +206,7 @@ class PluginCheck:
                                         Severity.WARNING if run.code == 1 else Severity.CRITICAL))
             else:
                 unknown.append(f"{who}: {terminal(argv[0])} exit {run.code}: {said}")
-        summary = f"{len(argvs)} plugin run{'s' if len(argvs) != 1 else ''} OK"
-        return Assessment(findings=tuple(findings), summary=summary, unknown="; ".join(unknown[:5]))
+        return Assessment(findings=tuple(findings), unknown="; ".join(unknown[:5]))
 
 
 CHECK = PluginCheck()
