@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_services_for_every_door_se_fts_and_worker_node(tmp_path: Path) -> None:
     inventory = str((tmp_path / "sites.yaml").resolve())
     shared = f"--site MY-T1 --inventory {inventory}"
     bdii = "--bdii ldap://site-bdii.example.org:2170"
-    services = {(s["host_name"], s["service_description"]): s["check_command"]
+    services = {(s.get("host_name") or s["hostgroup_name"], s["service_description"]): s["check_command"]
                 for s in blocks(done.stdout, "service")}
     assert services == {
         # Two doors on one host: the port tells the services apart.
@@ -67,18 +68,20 @@ def test_services_for_every_door_se_fts_and_worker_node(tmp_path: Path) -> None:
             f"check_gridready_dcache_version!{bdii} {shared}",
         ("fts.example.org", "org.gridready.fts.FTS-Channels"):
             f"check_gridready_fts_channels!8443!--capath /etc/grid-security/certificates {shared}",
-        ("wn001.example.org", "org.sam.glexec.WN-gLExec"): "check_gridready_glexec_nrpe!check_glexec",
-        ("wn002.example.org", "org.sam.glexec.WN-gLExec"): "check_gridready_glexec_nrpe!check_glexec",
+        # gLExec: one service on the site's worker-node hostgroup.
+        ("gridready-MY-T1-wn", "org.sam.glexec.WN-gLExec"): "check_gridready_glexec_nrpe!check_glexec",
     }
     hosts = blocks(done.stdout, "host")
     assert [h["host_name"] for h in hosts] == ["xrootd.example.org", "door2.example.org", "door3.example.org",
                                                "srm.example.org", "unknown.example.org", "fts.example.org",
                                                "wn001.example.org", "wn002.example.org"]
-    assert all(h["address"] == h["host_name"] and h["hostgroups"] == "gridready-MY-T1" for h in hosts)
-    assert blocks(done.stdout, "hostgroup") == [{"hostgroup_name": "gridready-MY-T1",
-                                                 "alias": "MY-T1 services checked by gridready"}]
+    assert all(h["address"] == h["host_name"] for h in hosts)
+    assert [h["hostgroups"] for h in hosts] == ["gridready-MY-T1"] * 6 + ["gridready-MY-T1,gridready-MY-T1-wn"] * 2
+    assert blocks(done.stdout, "hostgroup") == [
+        {"hostgroup_name": "gridready-MY-T1", "alias": "MY-T1 services checked by gridready"},
+        {"hostgroup_name": "gridready-MY-T1-wn", "alias": "MY-T1 worker nodes (gLExec)"}]
     assert len(blocks(done.stdout, "command")) == 6
-    assert "# NOTE: on each worker node, nrpe.cfg needs: command[check_glexec]=/usr/lib/nagios/plugins/" \
+    assert "# NOTE: on each worker node of MY-T1, nrpe.cfg needs: command[check_glexec]=/usr/lib/nagios/plugins/" \
            f"check_glexec {shared}" in done.stdout
     assert "--cert F --key F or --proxy F" in done.stdout
 
@@ -90,8 +93,8 @@ def test_output_passes_nagios_verification(tmp_path: Path) -> None:
     verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
     assert verified.returncode == 0, verified.stdout
     assert "Total Warnings: 0" in verified.stdout, verified.stdout
-    # 6 generated commands + the harness's notification command.
-    assert "Checked 8 services." in verified.stdout and "Checked 7 commands." in verified.stdout
+    # 6 generated commands + the harness's notification command; gLExec through the WN hostgroup.
+    assert "Checked 8 services." in verified.stdout and "Checked 2 host groups." in verified.stdout and "Checked 7 commands." in verified.stdout
 
 
 def test_only_checks_with_an_applicable_milestone(tmp_path: Path) -> None:
@@ -115,17 +118,88 @@ def test_site_with_nothing_to_monitor_says_why(tmp_path: Path) -> None:
     assert notes == [
         "# NOTE: no xrootd doors listed for BARE-T1 in the inventory (xrootd:)",
         "# NOTE: no dCache storage listed for BARE-T1 in the inventory (storage:)",
-        "# NOTE: no FTS server listed for BARE-T1 in the inventory (fts:)",
-        "# NOTE: gLExec (org.sam.glexec.WN-gLExec) is tested on a worker node: rerun with --wn HOST to add it, "
-        "checked through NRPE"]
+        "# NOTE: no FTS server listed for BARE-T1 in the inventory (fts: or fts_channels:)",
+        "# NOTE: gLExec (org.sam.glexec.WN-gLExec) is tested on a worker node: rerun with --site BARE-T1 "
+        "--wn HOST to add it, checked through NRPE"]
 
 
-def test_fts_source_that_is_not_a_server_url(tmp_path: Path) -> None:
-    done = generate(tmp_path, "--site", "FILE-FTS")
+def test_fts_source_that_is_not_a_server_url_uses_the_channel_dump(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "FILE-FTS", "--no-commands")
+    assert done.returncode == 0
+    inventory = (tmp_path / "sites.yaml").resolve()
+    dump = (tmp_path / "channels.txt").resolve()
+    assert [(s["host_name"], s["service_description"], s["check_command"]) for s in blocks(done.stdout, "service")] \
+        == [("fts-channel-list.FILE-FTS", "org.gridready.fts.FTS-Channels",
+             f"check_gridready_fts_channel_list!{dump}!--site FILE-FTS --inventory {inventory}")]
+    # The dump is a file the monitoring host reads: its host is the loopback address.
+    assert [(h["host_name"], h["address"]) for h in blocks(done.stdout, "host")] == [
+        ("fts-channel-list.FILE-FTS", "127.0.0.1")]
+
+
+def test_fts_source_that_is_neither_server_url_nor_dump(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "FILE-FTS", sites=SITES.replace(', fts_channels: "channels.txt"', ""))
     assert done.returncode == 0
     assert [s["service_description"] for s in blocks(done.stdout, "service")] == []
     assert f"# NOTE: FTS source {(tmp_path / 'fts3-config.json').resolve()} of FILE-FTS is not an " \
-           "https://host:port URL of an FTS3 server: no service made for it" in done.stdout
+           "https://host:port URL of an FTS3 server and there is no channel dump (fts_channels:): no service " \
+           "made for it" in done.stdout
+
+
+def test_fts2_dump_goes_on_the_fts2_server_named_by_fts(tmp_path: Path) -> None:
+    sites = """
+        sites:
+          - {name: OLD-T1, tier: 1, fts_channels: dump.txt,
+             fts: "https://fts.old.example.org:8443/glite-data-transfer-fts/services/FileTransfer"}
+        """
+    done = generate(tmp_path, "--site", "OLD-T1", "--no-commands", sites=sites)
+    assert [(h["host_name"], h["address"]) for h in blocks(done.stdout, "host")] == [
+        ("fts.old.example.org", "fts.old.example.org")]
+    (service,) = blocks(done.stdout, "service")
+    assert service["check_command"].startswith(f"check_gridready_fts_channel_list!{(tmp_path / 'dump.txt').resolve()}!")
+
+
+def test_several_sites_and_all(tmp_path: Path) -> None:
+    one = generate(tmp_path, "--site", "MY-T1", "--site", "MY-T0", "--site", "my-t1", "--no-commands")
+    every = generate(tmp_path, "--all", "--no-commands")
+    assert (one.returncode, every.returncode) == (0, 0)
+    assert [g["hostgroup_name"] for g in blocks(one.stdout, "hostgroup")] == ["gridready-MY-T1", "gridready-MY-T0"]
+    # BARE-T1 has nothing to monitor: no empty hostgroup (nagios4 -v refuses none, but it says nothing).
+    assert [g["hostgroup_name"] for g in blocks(every.stdout, "hostgroup")] == [
+        "gridready-MY-T1", "gridready-MY-T0", "gridready-FILE-FTS"]
+    assert {s["host_name"] for s in blocks(every.stdout, "service")} >= {"srm.t0.example.org", "srm.example.org"}
+    assert "--site MY-T0 " in one.stdout and "--site MY-T1 " in one.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give --site NAME (repeatable) or --all"),
+    (["--all", "--site", "MY-T1"], "give either --site or --all"),
+    (["--all", "--wn", "wn1.example.org"], "--wn names the worker nodes of one site"),
+    (["--site", "MY-T1", "--site", "MY-T0", "--wn", "wn1.example.org"], "--wn names the worker nodes of one site"),
+    (["--site", "MY-T1", "--format", "icinga3"], "--format"),
+])
+def test_site_selection_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    done = generate(tmp_path, *args)
+    assert (done.returncode, done.stdout) == (3, "")
+    assert message in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_with_templates_alone_passes_nagios_verification(tmp_path: Path) -> None:
+    require_nagios()
+    done = generate(tmp_path, "--all", "--with-templates")
+    assert done.returncode == 0, done.stderr
+    config = write(tmp_path / "all.cfg", done.stdout)
+    # base=False: nothing but this output (and the harness's nagios.cfg main settings).
+    verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,), base=False).verify()
+    assert verified.returncode == 0, verified.stdout
+    assert "Total Warnings: 0" in verified.stdout and "Total Errors:   0" in verified.stdout
+    # 7 xrootd/dCache/FTS3 services of MY-T1, 1 of MY-T0, the FTS 2 dump of FILE-FTS.
+    assert "Checked 9 services." in verified.stdout and "Checked 3 host groups." in verified.stdout
+    assert "Checked 1 contacts." in verified.stdout and "Checked 1 time periods." in verified.stdout
+    # Without the templates the same output is missing what it builds on.
+    bare = generate(tmp_path, "--all")
+    config = write(tmp_path / "bare.cfg", bare.stdout)
+    failed = Nagios(tmp_path / "nagios-bare", "", cfg_files=(config,), base=False).verify()
+    assert failed.returncode != 0 and "generic-host" in failed.stdout
 
 
 def test_plugin_dir_replaces_user1_in_command_lines_only(tmp_path: Path) -> None:
@@ -178,14 +252,43 @@ def test_values_nagios_cannot_pass_are_refused(bdii: str) -> None:
 
 
 def test_bundled_inventory_site(tmp_path: Path) -> None:
-    """The bundled inventory lists only BDIIs: a Tier-1 gets its gLExec service and notes."""
+    """The bundled inventory (imported, docs/inventory.md) lists SARA's door, storage and FTS 2 source."""
     inventory = load_inventory(REPO / "config" / "sites.yaml")
     sara = inventory.site("SARA-MATRIX")
     assert sara is not None
     text = render(sara, load_rules(REPO / "config" / "milestones.yaml"), ["--site", "SARA-MATRIX"],
                   ["wn1.grid.sara.nl"], None)
-    assert [(s["host_name"], s["service_description"]) for s in blocks(text, "service")] == [
-        ("wn1.grid.sara.nl", "org.sam.glexec.WN-gLExec")]
+    bdii = "--bdii ldap://lcg-bdii.cern.ch:2170 --site SARA-MATRIX"
+    dump = REPO / "config" / "example" / "fts" / "SARA-MATRIX.txt"
+    assert [(s.get("host_name") or s["hostgroup_name"], s["service_description"], s["check_command"])
+            for s in blocks(text, "service")] == [
+        ("srm.grid.sara.nl", "org.gridready.xrootd.SE-xrootd-Protocol", f"check_gridready_xrootd!1094!{bdii}"),
+        ("srm.grid.sara.nl", "org.gridready.dcache.SE-dCache-Version", f"check_gridready_dcache_version!{bdii}"),
+        # The 2010 FTS 2 server: its channel dump is checked, the server itself is not contacted.
+        ("fts.grid.sara.nl", "org.gridready.fts.FTS-Channels",
+         f"check_gridready_fts_channel_list!{dump}!--site SARA-MATRIX"),
+        ("gridready-SARA-MATRIX-wn", "org.sam.glexec.WN-gLExec", "check_gridready_glexec_nrpe!check_glexec")]
+
+
+def test_bundled_inventory_is_what_the_import_rebuilds(tmp_path: Path) -> None:
+    """config/sites.yaml is the output of the README's rebuild command, byte for byte."""
+    # A copy of config/ (the output's own directory decides the relative paths in it).
+    example = tmp_path / "config" / "example"
+    shutil.copytree(REPO / "config" / "example", example)
+    out = tmp_path / "config" / "sites.yaml"
+    done = subprocess.run([sys.executable, "-m", "gridready.cli", "inventory", "import",
+                           "--gocdb", str(example / "topology" / "gocdb.xml"), "--bdii", str(example / "bdii.ldif"),
+                           "--tier", "0", "--tier", "1", "--overlay", str(example / "overlay.yaml"),
+                           "-o", str(out)], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, check=False)
+    assert done.returncode == 0, done.stderr
+    rebuilt = out.read_text(encoding="utf-8")
+    assert rebuilt == (REPO / "config" / "sites.yaml").read_text(encoding="utf-8")
+    sites = load_inventory(REPO / "config" / "sites.yaml").sites
+    assert len(sites) == 12
+    assert all(s.bdii == "ldap://lcg-bdii.cern.ch:2170" and s.storage and s.fts and s.fts_channels for s in sites)
+    # No xrootd access protocol published in the June 2010 BDII dump for these three.
+    assert [s.name for s in sites if not s.xrootd] == ["INFN-T1", "Taiwan-LCG2", "USCMS-FNAL-WC1"]
 
 
 # --- untrusted values: the escaping holds on its own, whatever the inventory loader lets through ----------
@@ -204,7 +307,6 @@ def injected(site: Site, wns: tuple[str, ...] = ("wn1.example.org",)) -> str:
 @pytest.mark.parametrize("site", [
     # A note quotes the FTS value that is not a server URL: a line break would start a live define.
     Site("MY-T1", 1, bdii="ldap://b.example.org:2170", fts="x\n" + EVIL + "#", xrootd=("door.example.org",)),
-    Site("MY-T1", 1, fts_channels="c.txt\n" + EVIL, xrootd=("door.example.org",)),
     Site("MY-T1", 1, fts="x\r" + EVIL, xrootd=("door.example.org",)),
 ])
 def test_a_line_break_in_a_noted_value_stays_in_its_comment(site: Site, tmp_path: Path) -> None:
@@ -241,6 +343,11 @@ def test_nagios_itself_would_run_the_injected_command_unescaped(tmp_path: Path) 
     (Site("MY-T1", 1, bdii="ldap://b:2170", storage=(Storage("srm$USER1$.org", "dCache"),)),
      "site MY-T1: dCache SE host 'srm$USER1$.org' cannot go into a Nagios definition"),
     (Site("MY-T1", 1, fts="https://fts;x.org:8446/"), "site MY-T1: FTS server host"),
+    # A channel dump is now a service argument (it was only noted): refused, not noted.
+    (Site("MY-T1", 1, fts_channels="c.txt\n" + EVIL), "site MY-T1: inventory fts_channels 'c.txt\\ndefine"),
+    (Site("MY-T1", 1, fts_channels="/d/it's.txt"), "site MY-T1: inventory fts_channels"),
+    (Site("MY-T1", 1, fts="https://fts$x.org:8443/glite-data-transfer-fts/", fts_channels="c.txt"),
+     "site MY-T1: FTS 2 channel dump host 'fts$x.org'"),
 ])
 def test_a_value_that_cannot_be_written_safely_is_refused_naming_site_and_field(site: Site, message: str) -> None:
     with pytest.raises(GridreadyError) as caught:

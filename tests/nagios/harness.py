@@ -174,7 +174,7 @@ class Nagios:
     """A Nagios configuration in ``workdir`` and, once started, the running daemon."""
 
     def __init__(self, workdir: Path, objects: str, cfg_files: Iterable[Path] = (COMMANDS_CFG,),
-                 plugin_dir: Path = PROBES) -> None:
+                 plugin_dir: Path = PROBES, base: bool = True) -> None:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         for sub in ("spool", "tmp"):
@@ -185,7 +185,8 @@ class Nagios:
         (self.dir / "resource.cfg").write_text(f"$USER1$={plugin_dir}\n", encoding="utf-8")
         (self.dir / "base.cfg").write_text(BASE_OBJECTS, encoding="utf-8")
         (self.dir / "objects.cfg").write_text(objects, encoding="utf-8")
-        files = [self.dir / "base.cfg", *cfg_files, self.dir / "objects.cfg"]
+        # base=False: the configuration brings its own templates (nagios-config --with-templates).
+        files = [*([self.dir / "base.cfg"] if base else []), *cfg_files, self.dir / "objects.cfg"]
         d = self.dir
         self.cfg = d / "nagios.cfg"
         self.cfg.write_text("\n".join([
@@ -306,10 +307,10 @@ class Nagios:
 
 @contextmanager
 def running_nagios(workdir: Path, objects: str, cfg_files: Iterable[Path] = (COMMANDS_CFG,),
-                   plugin_dir: Path = PROBES) -> Iterator[Nagios]:
+                   plugin_dir: Path = PROBES, base: bool = True) -> Iterator[Nagios]:
     """A started Nagios whose configuration passed ``nagios4 -v``; stopped on exit."""
     require_nagios()
-    nagios = Nagios(workdir, objects, cfg_files, plugin_dir)
+    nagios = Nagios(workdir, objects, cfg_files, plugin_dir, base)
     verified = nagios.verify()
     assert verified.returncode == 0, verified.stdout + verified.stderr
     nagios.start()
