@@ -25,8 +25,9 @@ RULES = load_rules(bundled.milestones_file())
 MILESTONE = RULES.milestone("fts-t1-channels")
 EXAMPLES = REPO / "config" / "example" / "fts"
 PROBE = REPO / "probes" / "check_fts_channels"
-TIER1 = ["Taiwan-LCG2", "BNL-ATLAS", "FZK-LCG2", "IN2P3-CC", "INFN-T1", "NDGF-T1", "pic", "RAL-LCG2",
-         "SARA-MATRIX", "TRIUMF-LCG2", "USCMS-FNAL-WC1"]
+# The order of config/sites.yaml, which `gridready inventory import` sorts by tier then name.
+TIER1 = ["BNL-ATLAS", "FZK-LCG2", "IN2P3-CC", "INFN-T1", "NDGF-T1", "pic", "RAL-LCG2",
+         "SARA-MATRIX", "Taiwan-LCG2", "TRIUMF-LCG2", "USCMS-FNAL-WC1"]
 
 
 def test_matrix_for_tier0_tier1_and_tier2() -> None:
@@ -35,7 +36,7 @@ def test_matrix_for_tier0_tier1_and_tier2() -> None:
     assert [c.name for c in cern] == [f"CERN-PROD-{t1}".upper() for t1 in TIER1]
     ral = required_channels(INVENTORY, "ral-lcg2", 1)
     assert len(ral) == 11 and ral[-1] == RequiredChannel("*", "RAL-LCG2")
-    assert ral[-1].name == "STAR-RAL-LCG2" and ral[0].name == "TAIWAN-LCG2-RAL-LCG2"
+    assert ral[-1].name == "STAR-RAL-LCG2" and ral[0].name == "BNL-ATLAS-RAL-LCG2"
     assert all(c.destination == "RAL-LCG2" for c in ral)
     assert {c.source for c in ral[:-1]} == set(TIER1) - {"RAL-LCG2"}
     assert required_channels(INVENTORY, "UKI-SCOTGRID-GLASGOW", 2) == ()
@@ -156,7 +157,7 @@ def test_ranges_vos_and_switches(tmp_path: Path) -> None:
     assert len(parts) == 11 + 3  # every channel's streams, and the three with 10 files
     compliance, message, _ = _run("RAL-LCG2", ral, "2010-06-08", {"vos": ["alice"]})
     assert message.split("; ") == [f"channel {c}: no share for VO 'alice'" for c in (
-        "ASGC-RAL (Taiwan-LCG2 -> RAL-LCG2)", "BNL-RAL (BNL-ATLAS -> RAL-LCG2)", "PIC-RAL (pic -> RAL-LCG2)",
+        "BNL-RAL (BNL-ATLAS -> RAL-LCG2)", "PIC-RAL (pic -> RAL-LCG2)", "ASGC-RAL (Taiwan-LCG2 -> RAL-LCG2)",
         "TRIUMF-RAL (TRIUMF-LCG2 -> RAL-LCG2)", "FNAL-RAL (USCMS-FNAL-WC1 -> RAL-LCG2)")]
     pic = EXAMPLES / "pic.txt"
     assert _run("pic", pic, "2010-06-08", {"contact": False})[0] is Compliance.COMPLIANT
@@ -277,7 +278,7 @@ def test_only_archived_channels_without_the_matrix_rule_is_unknown(tmp_path: Pat
     # with the matrix rule the same listing proves the channels missing
     compliance, message, _ = _run("RAL-LCG2", listing, "2010-06-08")
     assert compliance is Compliance.OVERDUE
-    assert message.startswith("channel TAIWAN-LCG2-RAL-LCG2 (Taiwan-LCG2 -> RAL-LCG2) missing")
+    assert message.startswith("channel BNL-ATLAS-RAL-LCG2 (BNL-ATLAS -> RAL-LCG2) missing")
 
 
 @pytest.mark.parametrize("text", ["", "# glite-transfer-channel-list -v, recorded 2010-06-08\n",
