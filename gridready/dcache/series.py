@@ -233,6 +233,9 @@ def bundled_table() -> SeriesTable:
     global _BUNDLED
     if _BUNDLED is None:
         from gridready import bundled
+        from gridready.cache import cached
 
-        _BUNDLED = load_series_table(bundled.config_dir() / "dcache_series.yaml")
+        # Validated once and cached (gridready.cache): a probe start needs no YAML parser.
+        path = bundled.config_dir() / "dcache_series.yaml"
+        _BUNDLED = cached("dcache-series", path, lambda: load_series_table(path), SeriesTable, (__file__,))
     return _BUNDLED
