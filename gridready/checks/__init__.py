@@ -19,7 +19,6 @@ one line naming its entry point (``CheckLoadError``), never a traceback.
 from __future__ import annotations
 
 import importlib
-import inspect
 import re
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -97,6 +96,8 @@ def _load_plugin(name: str, ep: EntryPoint) -> Check:
         obj: Any = ep.load()
     except Exception as exc:  # a broken plugin is one line, not a traceback
         raise CheckLoadError(f"{where} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    import inspect  # only here: a probe start should not pay for it at import
+
     if inspect.ismodule(obj):
         obj = getattr(obj, "CHECK", None)
     elif inspect.isclass(obj):
