@@ -30,8 +30,7 @@ from urllib.parse import quote
 from gridready.checks.interface import Assessment, Finding, Severity
 from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import GridreadyError, SourceError
-from gridready.localfile import read_bytes
-from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, utc_now
+from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, read_result, utc_now
 
 STORE_SCHEMA = "gridready.store/1"
 #: Milliseconds a writer waits for another process's transaction before failing.
@@ -118,20 +117,10 @@ def outcomes_of(result: ProbeResult) -> list[StoredOutcome]:
 
 
 def read_result_file(path: str | Path) -> ProbeResult:
-    """Read one probe JSON result (``gridready.result/1``); SourceError names the file."""
-    name = str(path)
-    raw = read_bytes(path, max_bytes=16 * 1024 * 1024, what="gridready result")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise SourceError(f"{name}: not a gridready result: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise SourceError(f"{name}: not a gridready result: invalid JSON at line {exc.lineno}: "
-                          f"{exc.msg}") from None
-    result = ProbeResult.from_json(data, name)
-    if not result.site:
-        raise SourceError(f"{name}: not a gridready result: 'site' is missing")
-    return result
+    """One probe JSON result file, read and validated exactly as ``gridready ingest`` reads it
+    (:func:`gridready.result.read_result`: regular file, MAX_RESULT_BYTES cap, guarded JSON,
+    site required, no future dates); SourceError names the file."""
+    return read_result(path)
 
 
 _DDL = (

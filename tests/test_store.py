@@ -153,6 +153,9 @@ def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
         "nosite.json": json.dumps({**good, "site": None}),
         "badstate.json": json.dumps({**good, "state": "GREEN"}),
         "binary.json": b"\xff\xfe\x00",
+        # read_result_file delegates to gridready.result.read_result: the ingest range checks apply
+        "future.json": json.dumps({**good, "checked_at": "2999-01-01T00:00:00Z"}),
+        "huge.json": " " * (4 * 1024 * 1024 + 1),
     }
     messages = {}
     for name, content in cases.items():
@@ -168,6 +171,8 @@ def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
     assert "cannot read" in messages["missing.json"]
     assert "invalid JSON at line 1" in messages["garbage.json"]
     assert "expected a JSON object, got list" in messages["list.json"]
+    assert "checked_at 2999-01-01T00:00:00Z is in the future" in messages["future.json"]
+    assert "larger than" in messages["huge.json"]
     assert "'site' is missing" in messages["nosite.json"]
     assert "bad value" in messages["badstate.json"]
     assert "not UTF-8" in messages["binary.json"]
