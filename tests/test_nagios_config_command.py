@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -366,3 +367,92 @@ def test_a_comment_never_ends_in_a_backslash() -> None:
     text = render(Site("MY-T1", 1, xrootd=("door.example.org",)), load_rules(BUNDLED_RULES), ["--site", "MY-T1"],
                   (), None, inventory_path="/srv/inv\\", rules_path="/srv/rules\\")
     assert "#   inventory  /srv/inv\\ \n#   milestones /srv/rules\\ \n" in text
+
+
+# --- Icinga 2 ------------------------------------------------------------------------------------------------------
+
+def icinga2_render(site: Site, wns: tuple[str, ...] = ()) -> str:
+    from gridready.commands.icinga2_config import render_plan
+    from gridready.commands.nagios_config import Plan, add_site
+
+    plan = Plan()
+    add_site(plan, site, load_rules(BUNDLED_RULES), ["--site", site.name], wns)
+    from gridready.commands.icinga2_config import check_commands
+
+    return render_plan(plan, check_commands(None), "/srv/sites.yaml", "/srv/rules.yaml")
+
+
+def icinga2_validate(tmp_path: Path, text: str) -> str:
+    from tests.nagios.icinga2 import Icinga2, require_icinga2
+
+    require_icinga2()
+    done = Icinga2(tmp_path / "icinga2", text, includes=()).validate()
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_icinga2_output_with_its_check_commands_validates(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--site", "MY-T1", "--format", "icinga2", "--wn", "wn001.example.org",
+                    "--wn", "wn002.example.org")
+    assert done.returncode == 0, done.stderr
+    log = icinga2_validate(tmp_path, done.stdout)
+    # 4 doors + 2 SEs + FTS3 + 2 worker nodes (the gLExec apply rule on the WN hostgroup).
+    assert "Instantiated 9 Services." in log and "Instantiated 8 Hosts." in log
+    assert "Instantiated 2 HostGroups." in log
+    inventory = (tmp_path / "sites.yaml").resolve()
+    assert ('object Service "org.gridready.xrootd.SE-xrootd-Protocol-1095" {\n'
+            '  host_name = "xrootd.example.org"\n  check_command = "gridready_xrootd"\n'
+            '  check_interval = 1h\n  retry_interval = 15m\n  max_check_attempts = 3\n'
+            '  vars.gridready_bdii = "ldap://site-bdii.example.org:2170"\n  vars.gridready_site = "MY-T1"\n'
+            f'  vars.gridready_inventory = "{inventory}"\n  vars.gridready_xrootd_port = 1095\n}}\n') in done.stdout
+    assert 'vars.gridready_fts_url = "https://fts.example.org:8443"' in done.stdout
+    assert 'assign where "gridready-MY-T1-wn" in host.groups' in done.stdout
+
+
+def test_icinga2_all_sites_with_a_channel_dump_validates(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--all", "--format", "icinga2")
+    assert done.returncode == 0, done.stderr
+    log = icinga2_validate(tmp_path, done.stdout)
+    assert "Instantiated 9 Services." in log and "Instantiated 3 HostGroups." in log
+    dump = (tmp_path / "channels.txt").resolve()
+    assert f'  vars.gridready_fts_channel_list = "{dump}"\n' in done.stdout
+
+
+def test_icinga2_bundled_inventory_validates(tmp_path: Path) -> None:
+    done = generate(tmp_path, "--all", "--format", "icinga2", sites=(REPO / "config" / "sites.yaml").read_text())
+    # generate() writes the inventory elsewhere: the dumps are then missing, which only the probes notice.
+    assert done.returncode == 0, done.stderr
+    log = icinga2_validate(tmp_path, done.stdout)
+    assert "Instantiated 12 HostGroups." in log
+
+
+#: Values that would close the object, call a function or expand a macro if written raw. (Blanks, quotes and
+#: backslashes are refused for both formats alike: the plan is checked once, by the Nagios rules.)
+ICINGA_EVIL = ["/d/x;}object_Host_evil{", "/d/{{log(1)}}.ldif", "/d/$host.name$.ldif", "/d/a$$b", "/d/}}{{"]
+
+
+@pytest.mark.parametrize("value", ICINGA_EVIL)
+def test_icinga2_values_stay_inside_their_string(value: str, tmp_path: Path) -> None:
+    text = icinga2_render(Site("MY-T1", 1, bdii=value, xrootd=("door.example.org",)))
+    log = icinga2_validate(tmp_path, text)
+    assert "Instantiated 1 Host." in log and "Instantiated 1 Service." in log
+    (line,) = [line for line in text.splitlines() if line.strip().startswith("vars.gridready_bdii =")]
+    # Reading the literal back as JSON-like string gives the value with every $ doubled.
+    assert json.loads(line.split(" = ", 1)[1]) == value.replace("$", "$$")
+
+
+@pytest.mark.parametrize("site, message", [
+    (Site("MY-T1", 1, bdii="ldap://b\n}\nobject Host \"evil\" {", xrootd=("d.example.org",)),
+     "site MY-T1: inventory bdii 'ldap://b\\n}"),
+    (Site("MY-T1", 1, srr="https://s/\x1b[2J", xrootd=("d.example.org",)), "site MY-T1: inventory srr"),
+    (Site('MY"T1', 1, xrootd=("d.example.org",)), "site name 'MY\"T1' cannot go into a Nagios definition"),
+    (Site("MY-T1", 1, xrootd=('d"x.example.org',)), "site MY-T1: xrootd door host 'd\"x.example.org'"),
+    (Site("MY-T1", 1, bdii='/d/x"; } object Host "evil" {', xrootd=("d.example.org",)),
+     "site MY-T1: inventory bdii '/d/x\"; }"),
+    (Site("MY-T1", 1, bdii="/d/back\\slash", xrootd=("d.example.org",)), "site MY-T1: inventory bdii"),
+    (Site("MY-T1", 1, fts_channels="c.txt\r\nx"), "site MY-T1: inventory fts_channels"),
+])
+def test_icinga2_refuses_what_cannot_be_written(site: Site, message: str) -> None:
+    with pytest.raises(GridreadyError) as caught:
+        icinga2_render(site, ("wn1.example.org",))
+    assert message in str(caught.value) and "\n" not in str(caught.value)
