@@ -126,3 +126,32 @@ def test_control_characters_in_values_are_shown_not_sent() -> None:
     assert "\x1b" not in text and "\x00" not in text and "\x07" not in text
     assert "summaryData: \\x1b]0;title\\x07summary\n" in text
     assert "\n\\x1b[2Jcleared\nnul\\x00byte\nEOT\n" in text
+
+
+def test_export_opens_read_only_and_pages(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the directory is created or changed (as report), and the history is read in pages."""
+    import os
+
+    from gridready import store as store_module
+    db = str(tmp_path / "h.db")
+    ingest(tmp_path, db, *[probe_result("pic", "xrootd", f"door{i}.pic.es:1094", f"2010-06-0{i}T10:00:00Z",
+                                        ("xroot", "COMPLIANT", "ok", 10)) for i in range(1, 6)])
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    opened: list[bool] = []
+    real = store_module.Store.iter_results
+
+    def small_pages(self: store_module.Store, since: datetime | None = None, *, page: int = 500):  # type: ignore[no-untyped-def]
+        opened.append(self.readonly)
+        return real(self, since, page=2)
+
+    monkeypatch.setattr(store_module.Store, "iter_results", small_pages)
+    assert main(["export", "--db", db]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("hostName: ")] == \
+        [f"hostName: door{i}.pic.es" for i in range(1, 6)]
+    assert opened == [True]
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == before
+    os.chmod(db, 0o444)
+    assert main(["export", "--db", db]) == 0

@@ -1,8 +1,10 @@
 """``gridready export``: stored probe results as WLCG metricOutput messages on stdout.
 
 One message per stored result (``key: value`` lines ended by ``EOT``), oldest
-first, for a message-broker publisher to send as they are. Exit 0, or 3 when
-the database is missing or cannot be read.
+first, for a message-broker publisher to send as they are. The database is
+opened read-only (nothing created or written, as ``report``) and read a page
+at a time, so memory stays bounded. Exit 0, or 3 when the database is missing
+or cannot be read.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ def run(args: argparse.Namespace) -> int:
     db = db_to_read(args)
     if db is None:
         raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to export")
-    with Store(db, create=False) as store:
-        results = store.results(since)
-    for result in results:
-        sys.stdout.write(message(result, now, args.vo))
+    # Read-only (as report): works on a read-only file or mount and never writes the history;
+    # iter_results pages, so memory stays bounded however long the history is.
+    with Store(db, readonly=True) as store:
+        for result in store.iter_results(since):
+            sys.stdout.write(message(result, now, args.vo))
     return 0
