@@ -184,17 +184,28 @@ def test_generated_site_configuration_runs(grid: Grid) -> None:
             bdii: "{grid.bdii}"
             xrootd: ["127.0.0.1:{grid.xrootd.port}"]
             storage: [{{host: srmcms.pic.es, implementation: dCache}}, {{host: castor.pic.es, implementation: CASTOR}}]
+            fts_channels: "{REPO / 'config' / 'example' / 'fts' / 'pic.txt'}"
         """)
     out = io.StringIO()
-    args = nagios_config_args("--site", "pic", "--inventory", str(inventory), "--plugin-dir", str(REPO / "probes"))
+    args = nagios_config_args("--site", "pic", "--inventory", str(inventory), "--plugin-dir", str(REPO / "probes"),
+                              "--with-templates")
     assert nagios_config.run(args, out) == 0
     generated = write(grid.tmp / "generated" / "pic.cfg", out.getvalue())
-    with running_nagios(grid.tmp / "nagios-generated", "", cfg_files=(generated,)) as nagios:
+    # base=False: the generated file alone (--with-templates brings the templates it builds on).
+    with running_nagios(grid.tmp / "nagios-generated", "", cfg_files=(generated,), base=False) as nagios:
         # Generated services are checked hourly: have Nagios check them now.
-        nagios.force_checks(["127.0.0.1", "srmcms.pic.es"])
-        statuses = nagios.wait_checked([("127.0.0.1", XROOTD), ("srmcms.pic.es", DCACHE)])
-    # The CASTOR SE gets no dCache service; nothing else applies without FTS or --wn.
-    assert set(statuses) == {("127.0.0.1", XROOTD), ("srmcms.pic.es", DCACHE)}
+        nagios.force_checks(["127.0.0.1", "srmcms.pic.es", "fts-channel-list.pic"])
+        statuses = nagios.wait_checked([("127.0.0.1", XROOTD), ("srmcms.pic.es", DCACHE),
+                                        ("fts-channel-list.pic", FTS)])
+    # The CASTOR SE gets no dCache service; no gLExec without --wn.
+    assert set(statuses) == {("127.0.0.1", XROOTD), ("srmcms.pic.es", DCACHE), ("fts-channel-list.pic", FTS)}
+    dump = REPO / "config" / "example" / "fts" / "pic.txt"
+    # Read and judged (the 2010 dump, judged today, long after the deadline): a channel verdict, not an
+    # unreadable file.
+    assert statuses[("fts-channel-list.pic", FTS)].output.startswith(
+        f"FTS_CHANNELS CRITICAL - {dump}: fts-t1-channels OVERDUE: channel STAR-PIC (* -> pic) has no contact")
+    assert statuses[("fts-channel-list.pic", FTS)].check_command.startswith(
+        f"check_gridready_fts_channel_list!{dump}!--site pic --inventory ")
     # No --as-of in generated commands: judged today, long after every deadline.
     assert statuses[("127.0.0.1", XROOTD)].output.startswith(
         f"XROOTD OK - 127.0.0.1:{grid.xrootd.port}: xrootd-protocol-string COMPLIANT: xrootd protocol ")
