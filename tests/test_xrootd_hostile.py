@@ -127,7 +127,7 @@ def test_2010_redirector_that_echoes_unknown_qconfig_keys(live_only: list[str]) 
         rc, lines, _ = probe(server.port, "-vv", "--role", "manager", *live_only)
     assert rc == 0, lines
     assert lines[0].startswith(f"XROOTD OK - 127.0.0.1:{server.port}: xrootd-door COMPLIANT: "
-                               "xrootd protocol 2.9.0, role manager (redirector);")
+                               "xrootd protocol 2.9.0, role manager (redirector),")   # no ';' in the status text
     assert "protocol_version=20900;;;0" in lines[0]
     assert "Qconfig keys not supported by the server: version" in lines
     assert "kXR_query config: version=? role=manager" in lines
@@ -213,8 +213,10 @@ def test_short_kxr_wait_is_honoured_then_retried() -> None:
         elapsed = time.monotonic() - started
     assert (info.protocol.version, info.role.kind) == ("5.1.1", "manager")
     assert 1 <= elapsed < 2.5
-    # The retry is the kXR_protocol request alone, not another handshake.
-    assert bytes(server.received[0][OPENING_SIZE:]) == xp.protocol_request(PROTOCOL_SID)
+    # The retry is the kXR_protocol request alone, not another handshake; it says
+    # kXR_ableTLS (flags byte 0x02) as the first one did.
+    assert bytes(server.received[0][OPENING_SIZE:]) == xp.protocol_request(PROTOCOL_SID, 0x02)
+    assert bytes(server.received[0][OPENING_SIZE - 24 + 8:OPENING_SIZE - 24 + 10]) == b"\x02\x03"
 
 
 def test_redirect_of_kxr_protocol_is_a_failing_finding() -> None:

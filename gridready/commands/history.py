@@ -115,6 +115,11 @@ def compute(inputs: Inputs, first: date | None, last: date | None) -> History:
 def run(args: argparse.Namespace) -> int:
     from gridready import history as hs
 
+    if args.first is not None and args.last is not None:
+        try:    # before anything is loaded: a bad range is the one line said
+            hs.days_between(args.first, args.last)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     inputs = load_inputs(args)
     with inputs.store:
         series = compute(inputs, args.first, args.last)

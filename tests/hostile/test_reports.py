@@ -1,0 +1,88 @@
+"""Hostile values in what GDB chairs and dashboards read: Nagios first line, history, prune, html output."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from gridready.compliance import Compliance, State
+from gridready.nagios.output import nagios_text
+from gridready.result import MilestoneResult, ProbeResult
+from tests.hostile.runner import assert_clean, run
+
+WHEN = datetime(2010, 6, 8, 10, 0, tzinfo=timezone.utc)
+
+
+def result(host: str | None, *milestones: tuple[str, Compliance, str]) -> ProbeResult:
+    ms = [MilestoneResult(id=i, compliance=c, deadline=date(2010, 6, 1), days_left=-7, message=msg)
+          for i, c, msg in milestones]
+    return ProbeResult(check="xrootd", site="S", host=host, state=State.CRITICAL, summary="engine summary; long",
+                       checked_at=WHEN, milestones=ms)
+
+
+def test_several_failing_milestones_are_counted_not_repeated() -> None:
+    text = nagios_text(result("door:1094", ("a", Compliance.DUE, "a is not done"),
+                              ("b", Compliance.OVERDUE, "b is late"), ("c", Compliance.COMPLIANT, "ok"),
+                              ("d", Compliance.UNKNOWN, "d refused")), State.CRITICAL, ["t=1ms;;;0"])
+    assert text.splitlines() == [
+        "XROOTD CRITICAL - door:1094: 2 of 4 milestones failing: b OVERDUE, a DUE / 1 unknown: d | t=1ms;;;0",
+        "[WARNING] a: a is not done (deadline 2010-06-01)",
+        "[CRITICAL] b: b is late (deadline 2010-06-01, overdue 7 days)",
+        "[OK] c: ok (deadline 2010-06-01)",
+        "[UNKNOWN] d: d refused (deadline 2010-06-01)"]
+
+
+def test_many_failing_names_three_then_counts() -> None:
+    ms = [(f"m{i}", Compliance.OVERDUE, "late") for i in range(6)]
+    first = nagios_text(result(None, *ms), State.CRITICAL, []).splitlines()[0]
+    assert first == "XROOTD CRITICAL - 6 of 6 milestones failing: m0 OVERDUE, m1 OVERDUE, m2 OVERDUE +3 more"
+
+
+def test_only_unknown() -> None:
+    first = nagios_text(result("h", ("a", Compliance.UNKNOWN, "x"), ("b", Compliance.COMPLIANT, "y")),
+                        State.UNKNOWN, []).splitlines()[0]
+    assert first == "XROOTD UNKNOWN - h: 1 of 2 milestones unknown: a"
+
+
+def test_pipe_semicolon_newline_and_escape_cannot_break_the_output() -> None:
+    evil = "root | fake=1;2;3\nCRITICAL second line\x1b[2J;"
+    text = nagios_text(result("h|x;y", ("m|1", Compliance.OVERDUE, evil)), State.CRITICAL, ["t=1ms;;;0"])
+    lines = text.splitlines()
+    assert lines[0] == ("XROOTD CRITICAL - h/x,y: m/1 OVERDUE: root / fake=1,2,3 CRITICAL second line\\x1b[2J,"
+                        " | t=1ms;;;0")
+    assert lines[1] == "[CRITICAL] m/1: root / fake=1;2;3 CRITICAL second line\\x1b[2J; (deadline 2010-06-01, overdue 7 days)"
+    assert len(lines) == 2 and text.count("|") == 1
+
+
+def test_long_message_is_cut_in_the_status_line_only() -> None:
+    message = "x" * 500
+    lines = nagios_text(result("h", ("m", Compliance.OVERDUE, message)), State.CRITICAL, []).splitlines()
+    assert lines[0] == "XROOTD CRITICAL - h: m OVERDUE: " + "x" * 157 + "..."
+    assert message in lines[1]
+
+
+def test_history_bad_dates_and_ranges(tmp_path: Path) -> None:
+    for args, mentions in ((["--from", "2010-02-30"], "bad date '2010-02-30'"),
+                           (["--from", "2010-06-09", "--to", "2010-06-01"], "is later than --to"),
+                           (["--from", "0001-01-01", "--to", "9999-12-31"], "at most 3660 days"),
+                           (["--db", str(tmp_path / "none.db")], "no such history database")):
+        done = run("gridready", "history", *args, cwd=tmp_path)
+        assert_clean(done, 3, within=20, mentions=mentions)
+        assert done.stderr.count("\n") == 1
+
+
+def test_prune_missing_or_non_database(tmp_path: Path) -> None:
+    assert_clean(run("gridready", "prune", "--before", "2010-01-01", cwd=tmp_path), 3, within=20,
+                 mentions="no such history database")
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not sqlite at all" * 100)
+    done = run("gridready", "prune", "--before", "2010-01-01", "--db", str(junk), cwd=tmp_path)
+    assert_clean(done, 3, within=20, mentions=str(junk))
+    assert junk.read_bytes() == b"not sqlite at all" * 100
+    assert_clean(run("gridready", "prune", "--db", str(junk), cwd=tmp_path), 3, within=20, mentions="--before")
+
+
+def test_html_output_to_a_directory_or_unwritable_place(tmp_path: Path) -> None:
+    done = run("gridready", "report", "--format", "html", "--as-of", "2010-06-08", "-o", str(tmp_path), cwd=tmp_path)
+    assert_clean(done, 3, within=30, mentions=str(tmp_path))
+    assert list(tmp_path.iterdir()) == []      # no temporary file left behind
