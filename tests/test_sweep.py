@@ -309,8 +309,8 @@ def test_progress_line_only_on_a_terminal() -> None:
     progress(1, 2)
     progress(2, 2)
     progress.close()
-    lines = tty.getvalue()
-    assert lines.startswith("\rsweep: 1/2 done, ") and "\rsweep: 2/2 done, " in lines and lines.endswith("s\n")
+    lines = tty.getvalue()        # a tqdm bar now (was a hand-drawn line)
+    assert lines.startswith("\rsweep:   0%|") and "| 2/2 [" in lines and lines.endswith("check/s]\n")
 
 
 def test_results_reach_the_store_as_they_arrive(fake: FakeCheck, tmp_path: Path) -> None:

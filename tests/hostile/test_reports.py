@@ -86,3 +86,20 @@ def test_html_output_to_a_directory_or_unwritable_place(tmp_path: Path) -> None:
     done = run("gridready", "report", "--format", "html", "--as-of", "2010-06-08", "-o", str(tmp_path), cwd=tmp_path)
     assert_clean(done, 3, within=30, mentions=str(tmp_path))
     assert list(tmp_path.iterdir()) == []      # no temporary file left behind
+
+
+def test_sweep_where_nothing_can_be_reached_exits_3_with_a_summary(tmp_path: Path) -> None:
+    inventory = tmp_path / "sites.yaml"
+    inventory.write_text('sites:\n  - {name: X-T1, tier: 1, xrootd: ["127.0.0.1:1"]}\n', encoding="utf-8")
+    done = run("gridready", "sweep", "--inventory", str(inventory), "--db", str(tmp_path / "h.db"), "-t", "2",
+               "--as-of", "2010-06-08", cwd=tmp_path)
+    assert_clean(done, 3, within=30)
+    assert done.stderr == ("sweep: milestones: 1 NOT_APPLICABLE, 2 UNKNOWN\n"
+                           "sweep: nothing could be checked: every result is UNKNOWN (sources down, wrong inventory?)\n")
+
+
+def test_sweep_bad_timeouts(tmp_path: Path) -> None:
+    for value in ("0", "-1", "nan", "inf", "1e9", "abc"):
+        done = run("gridready", "sweep", "--db", str(tmp_path / "h.db"), "-t", value, cwd=tmp_path)
+        assert_clean(done, 3, within=20, mentions="timeout")
+        assert done.stderr.count("\n") == 1
