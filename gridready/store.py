@@ -33,6 +33,9 @@ from gridready.errors import GridreadyError, SourceError
 from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, read_result, utc_now
 
 STORE_SCHEMA = "gridready.store/1"
+#: Migrations applied within gridready.store/1, recorded as meta 'revision' (absent = 1).
+#: 2: results are unique on (site_key, check_name, target, checked_at) (index results_once).
+STORE_REVISION = 2
 #: Milliseconds a writer waits for another process's transaction before failing.
 BUSY_TIMEOUT_MS = 30_000
 
@@ -340,7 +343,33 @@ class Store:
             for statement in _DDL:
                 self._db.execute(statement)
             self._db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)", (STORE_SCHEMA,))
+            schema = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+            if schema is not None and schema[0] == STORE_SCHEMA:   # never migrate someone else's database
+                self._migrate()
             self._backfill_latest()
+
+    def _migrate(self) -> None:
+        """Bring a gridready.store/1 history up to STORE_REVISION, inside the caller's transaction.
+
+        Revision 2 makes a result unique on (site_key, check_name, target,
+        checked_at), so a redelivered or re-ingested result is stored once
+        even by two writers at once. A history written before may hold such
+        repeats: the first stored (lowest id) is kept, the others go with
+        their outcomes, and ``latest`` is rebuilt if any did.
+        """
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
+        revision = int(row[0]) if row is not None and str(row[0]).isdigit() else 1
+        if revision >= STORE_REVISION:
+            return
+        removed = self._db.execute("""
+            DELETE FROM results WHERE id NOT IN (
+                SELECT min(id) FROM results GROUP BY site_key, check_name, target, checked_at)""").rowcount
+        self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_once"
+                         " ON results (site_key, check_name, target, checked_at)")
+        if removed:
+            self._db.execute("DELETE FROM latest")     # refilled by _backfill_latest
+        self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('revision', ?)",
+                         (str(STORE_REVISION),))
 
     def _backfill_latest(self) -> None:
         """Fill ``latest`` once for a history written before that table existed (or bulk-loaded)."""
@@ -382,11 +411,15 @@ class Store:
 
     def add(self, result: ProbeResult, outcomes: Sequence[StoredOutcome] | None = None, *,
             origin: str = "sweep", target: str | None = None, source: str | None = None,
-            stored_at: datetime | None = None) -> int:
+            stored_at: datetime | None = None) -> bool:
         """Store one result and its milestone outcomes in one committed transaction.
 
         ``target`` keys the result within its site for "latest per host":
         the sweep passes a stable description of the request, ingest the host.
+        Idempotent: a result with the same (site, check, target, checked_at)
+        as a stored one is not stored again (the first stays; unique index
+        results_once, so two writers at once cannot both insert it). Returns
+        True when it was stored, False when it was already there.
         """
         if not result.site:
             raise StoreError(f"{self.path}: cannot store a result without a site ({result.check})")
@@ -397,12 +430,15 @@ class Store:
                 cur = self._db.execute(
                     "INSERT INTO results (origin, source, check_name, site, site_key, host, target, state,"
                     " summary, checked_at, stored_at, timeout, metrics, details, milestones)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (site_key, check_name, target, checked_at) DO NOTHING",
                     (origin, source, result.check, result.site, result.site.casefold(), result.host, key,
                      result.state.name, result.summary, format_time(result.checked_at),
                      format_time(stored_at or utc_now()), result.timeout,
                      json.dumps(result.metrics), json.dumps(result.details),
                      json.dumps([m.to_json() for m in result.milestones])))
+                if cur.rowcount == 0:
+                    return False        # already stored; the transaction commits nothing
                 result_id = int(cur.lastrowid or 0)
                 self._db.executemany(
                     "INSERT INTO outcomes (result_id, milestone, outcome, severity, message, remediation,"
@@ -416,7 +452,7 @@ class Store:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot store the {result.check} result of {result.site}: "
                              f"{explain(exc, self.path)}") from None
-        return result_id
+        return True
 
     def count(self) -> int:
         """Number of stored results."""

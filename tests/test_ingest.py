@@ -48,13 +48,16 @@ def test_all_good_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert (out, err) == (f"ingested 1 result into {tmp_path / 'h.db'}\n", "")
 
 
-def test_same_file_twice_keeps_history_but_one_latest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_same_file_twice_is_stored_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Was "keeps history" (2 rows): the store is now idempotent on (site, check, target, checked_at).
     path = save(tmp_path, "r.json", probe_result("pic", "xrootd", "door:1094", "2010-06-08T10:00:00Z",
                                                   ("xroot", "COMPLIANT", "ok", 114)))
     db = str(tmp_path / "h.db")
+    capsys.readouterr()
     assert main(["ingest", "--db", db, path, path]) == 0
+    assert capsys.readouterr().out == f"ingested 1 result into {db}, 1 already stored\n"
     with Store(db) as store:
-        assert store.count() == 2 and len(store.latest()) == 1
+        assert store.count() == 1 and len(store.latest()) == 1
 
 
 def test_help_documents_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:

@@ -98,12 +98,21 @@ def test_latest_per_site_milestone_and_target(tmp_path: Path) -> None:
         assert store.count() == 5
 
 
-def test_same_second_later_insert_wins(tmp_path: Path) -> None:
+def test_a_repeated_result_is_stored_once_and_the_first_stays(tmp_path: Path) -> None:
+    # Was "the later insert wins": a store unique on (site, check, target, checked_at) keeps the first.
     with Store(tmp_path / "h.db") as store:
-        store.add(result("pic", "a", "2010-06-08 10:00", milestone(Compliance.PENDING, "x", 100)))
-        store.add(result("pic", "a", "2010-06-08 10:00"))
-        [r] = store.latest()
-        assert r.outcome.outcome is Outcome.PASS
+        assert store.add(result("pic", "a", "2010-06-08 10:00", milestone(Compliance.PENDING, "x", 100))) is True
+        assert store.add(result("pic", "a", "2010-06-08 10:00")) is False
+        assert store.add(result("PIC", "a", "2010-06-08 10:00")) is False           # site name casefolded
+        assert store.add(result("pic", "a", "2010-06-08 10:00", check="dcache_version")) is True
+        assert store.add(result("pic", "b", "2010-06-08 10:00")) is True
+        assert store.add(result("pic", "a", "2010-06-08 10:01")) is True
+        assert store.count() == 4
+        assert store._db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 4
+        assert store._db.execute(
+            "SELECT o.outcome, o.message FROM outcomes o JOIN results r ON r.id = o.result_id"
+            " WHERE r.check_name = 'xrootd' AND r.target = 'a' AND r.checked_at = '2010-06-08T10:00:00Z'"
+        ).fetchall() == [("fail", "x")]
 
 
 def test_results_round_trip_for_export(tmp_path: Path) -> None:
@@ -425,3 +434,79 @@ def test_a_real_lock_is_named_after_the_busy_wait(tmp_path: Path, monkeypatch: p
         holder.execute("ROLLBACK")
         holder.close()
     assert "locked: another process held the database" in str(err.value) and str(path) in str(err.value)
+
+
+def _old_history(path: Path) -> None:
+    """A revision-1 history (no unique index, no 'revision' in meta) holding repeated results."""
+    with Store(path) as store:
+        store.add(result("pic", "a", "2010-06-01 10:00", milestone(Compliance.PENDING, "first", 100)))
+        store.add(result("pic", "b", "2010-06-01 10:00"))
+        store._db.execute("DROP INDEX results_once")
+        store._db.execute("DELETE FROM meta WHERE key = 'revision'")
+        # add() needs the index for ON CONFLICT: insert the repeats as an old writer did.
+        rows = store._db.execute("SELECT origin, source, check_name, site, site_key, host, target, state, summary,"
+                                 " checked_at, stored_at, timeout, metrics, details, milestones FROM results"
+                                 " ORDER BY id").fetchall()
+        for row in [rows[0], rows[0], rows[1]]:
+            rid = store._db.execute("INSERT INTO results (origin, source, check_name, site, site_key, host, target,"
+                                    " state, summary, checked_at, stored_at, timeout, metrics, details, milestones)"
+                                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row).lastrowid
+            store._db.execute("INSERT INTO outcomes SELECT ?, milestone, outcome, severity, 'repeat', remediation,"
+                              " compliance, deadline, days_left FROM outcomes WHERE result_id = 1", (rid,))
+            store._db.execute("INSERT OR REPLACE INTO latest SELECT site_key, milestone, target, ?, checked_at"
+                              " FROM latest WHERE result_id = ?", (rid, 1 if row is rows[0] else 2))
+        assert store.count() == 5
+
+
+def test_migration_keeps_the_first_of_repeated_results_and_records_the_revision(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _old_history(path)
+    with Store(path, readonly=True) as store:      # a report on the old history still reads it, unchanged
+        assert store.count() == 5
+    with Store(path) as store:
+        assert store.count() == 2
+        assert [tuple(r) for r in store._db.execute("SELECT id, target FROM results ORDER BY id")] == \
+            [(1, "a"), (2, "b")]
+        assert store._db.execute("SELECT count(*) FROM outcomes").fetchone()[0] == 2
+        assert store._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0] == "2"
+        assert sorted(tuple(r) for r in store._db.execute("SELECT target, result_id FROM latest")) == \
+            [("a", 1), ("b", 2)]
+        [a, b] = sorted(store.latest(), key=lambda r: r.target)
+        assert (a.outcome.message, b.outcome.outcome) == ("first", Outcome.PASS)
+        assert store.add(result("pic", "a", "2010-06-01 10:00")) is False
+    with Store(path) as store:                     # opening again changes nothing
+        assert store.count() == 2
+
+
+def test_two_writers_store_a_result_once(tmp_path: Path) -> None:
+    """Processes racing to store the same results: each stored exactly once, no error."""
+    db = tmp_path / "h.db"
+    Store(db).close()
+    code = ("import sys\n"
+            "from tests.test_store import result\n"
+            "from gridready.store import Store\n"
+            "with Store(sys.argv[1]) as s:\n"
+            "    print(sum(s.add(result('pic', 'a', f'2010-06-01 10:{m:02d}')) for m in range(60)))\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], cwd=REPO, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    stored = [int(p.communicate(timeout=120)[0]) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0]
+    assert sum(stored) == 60
+    with Store(db, readonly=True) as store:
+        assert store.count() == 60
+
+
+def test_ingest_names_a_result_already_stored_and_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from gridready.cli import main
+    db = str(tmp_path / "h.db")
+    first = write(tmp_path / "r.json", json.dumps(result("pic", "a", "2010-06-01 10:00").to_json()))
+    again = write(tmp_path / "again.json", json.dumps(result("pic", "a", "2010-06-01 10:00").to_json()))
+    assert main(["ingest", "--db", db, str(first)]) == 0
+    capsys.readouterr()
+    assert main(["ingest", "--db", db, str(first), str(again)]) == 0
+    out, err = capsys.readouterr()
+    assert out == f"ingested 0 results into {db}, 2 already stored\n"
+    assert err == (f"gridready ingest: {first}: already stored (xrootd result of pic, a, checked at 2010-06-01T10:00:00Z)\n"
+                   f"gridready ingest: {again}: already stored (xrootd result of pic, a, checked at 2010-06-01T10:00:00Z)\n")
+    with Store(db, readonly=True) as store:
+        assert store.count() == 1

@@ -8,11 +8,13 @@ message is handled on the main thread, in order:
 1. its body is read exactly as ``gridready ingest`` reads a file
    (:func:`gridready.result.parse_result`: size cap, guarded JSON, schema,
    site required, no future dates);
-2. a result already stored (same site, check, target, checked_at; the target
-   is the host, as ingest uses) is not stored again: a redelivery after a
-   crash between commit and ACK, or a publisher's retry, stores nothing;
-3. otherwise :meth:`gridready.store.Store.add` commits it;
-4. only then the message is ACKed.
+2. :meth:`gridready.store.Store.add` commits it, or finds it already stored
+   (same site, check, target, checked_at; the target is the host, as ingest
+   uses): the store itself is unique on that key and the check is part of the
+   insert, so a redelivery after a crash between commit and ACK, a
+   publisher's retry, or the same result reaching two consumers at once
+   stores it once;
+3. only then the message is ACKed.
 
 A message that fails validation is logged (one line, escaped) and ACKed, so it
 never blocks the queue; with ``reject_destination`` its body is first sent
@@ -25,7 +27,6 @@ unacknowledged prefetched messages go back to the queue.
 from __future__ import annotations
 
 import queue
-import sqlite3
 import sys
 import threading
 import time
@@ -36,7 +37,7 @@ from typing import Any
 from gridready.broker.config import BrokerError, BrokerOptions, connection, remove_quietly
 from gridready.errors import SourceError
 from gridready.escape import terminal
-from gridready.result import MAX_RESULT_BYTES, ProbeResult, format_time, parse_result, utc_now
+from gridready.result import MAX_RESULT_BYTES, parse_result, utc_now
 
 #: Unacknowledged messages the broker may push ahead (memory bound: prefetch x 4 MiB at worst).
 DEFAULT_PREFETCH = 100
@@ -69,28 +70,6 @@ class _Inbox:
 
     def on_disconnected(self) -> None:
         self.frames.put(_LOST)
-
-
-class Seen:
-    """Whether a result is already in the history: a read on its own connection.
-
-    Uses the ``results_by_target`` index of gridready.store/1 (site_key,
-    target, checked_at). Store.add commits in WAL mode, so a committed row is
-    visible here at once.
-    """
-
-    def __init__(self, db: str) -> None:
-        self._db = sqlite3.connect(db, timeout=30)
-
-    def __contains__(self, result: ProbeResult) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM results WHERE site_key = ? AND target = ? AND checked_at = ? AND check_name = ?"
-            " LIMIT 1", ((result.site or "").casefold(), result.host or "", format_time(result.checked_at),
-                         result.check)).fetchone()
-        return row is not None
-
-    def close(self) -> None:
-        self._db.close()
 
 
 def log(line: str) -> None:
@@ -155,7 +134,6 @@ class Consumer:
         from gridready.store import Store, outcomes_of
 
         with Store(self.db) as store:
-            seen = Seen(self.db)
             try:
                 self._connect()
                 last = time.monotonic()
@@ -176,14 +154,13 @@ class Consumer:
                         self._connect()
                         continue
                     last = time.monotonic()
-                    self._handle(frame, store, seen, outcomes_of, now())
+                    self._handle(frame, store, outcomes_of, now())
             finally:
-                seen.close()
                 if self._conn is not None:
                     self._disconnect(self._conn)
         return self.stats
 
-    def _handle(self, frame: Any, store: Any, seen: Seen, outcomes_of: Any, now: Any) -> None:
+    def _handle(self, frame: Any, store: Any, outcomes_of: Any, now: Any) -> None:
         headers = frame.headers
         mid = str(headers.get("message-id", "?"))[:200]
         origin = f"{self.options.destination} message {mid}"
@@ -201,12 +178,11 @@ class Consumer:
             self.stats.rejected += 1
             self._ack(headers)
             return
-        if result in seen:
-            self.stats.duplicates += 1
-        else:
-            # StoreError propagates: not ACKed, the broker redelivers it.
-            store.add(result, outcomes_of(result), origin="consume", target=result.host or "", source=origin)
+        # StoreError propagates: not ACKed, the broker redelivers it.
+        if store.add(result, outcomes_of(result), origin="consume", target=result.host or "", source=origin):
             self.stats.stored += 1
+        else:
+            self.stats.duplicates += 1
         self._ack(headers)
 
     def _ack(self, headers: Any) -> None:
