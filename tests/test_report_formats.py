@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import json
 from datetime import date, datetime, timezone
 
@@ -62,14 +64,15 @@ def test_table() -> None:
 
 def test_table_colours_only_when_asked() -> None:
     coloured = table.render(report(), colour=True)
-    assert "\x1b[31mOVERDUE (8d)\x1b[0m" in coloured and "\x1b[31mOVERDUE (191d)\x1b[0m" in coloured
-    assert "\x1b[32mCOMPLIANT\x1b[0m" in coloured and "\x1b[90mUNKNOWN\x1b[0m" in coloured
-    assert "\x1b[32mWAIVED\x1b[0m" in coloured and "\x1b[32mNOT_APPLICABLE\x1b[0m" in coloured
+    assert "\x1b[1;31mOVERDUE (8d)\x1b[0m" in coloured and "\x1b[1;31mOVERDUE (191d)\x1b[0m" in coloured
+    assert "\x1b[32mCOMPLIANT\x1b[0m" in coloured and "\x1b[1;90mUNKNOWN\x1b[0m" in coloured
+    # Not in COMPLIANT's green (was: every OK state green): each state its own colour.
+    assert "\x1b[35mWAIVED\x1b[0m" in coloured and "\x1b[2mNOT_APPLICABLE\x1b[0m" in coloured
     assert "\x1b" not in table.render(report())
     # Colour codes do not disturb the column widths.
     plain_lines = table.render(report()).splitlines()
     coloured_lines = [line.replace("\x1b[0m", "") for line in coloured.splitlines()]
-    for code in ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[90m"):
+    for code in ("\x1b[1;31m", "\x1b[32m", "\x1b[35m", "\x1b[2m", "\x1b[1;90m"):
         coloured_lines = [line.replace(code, "") for line in coloured_lines]
     assert coloured_lines == plain_lines
 
@@ -102,13 +105,14 @@ def test_markdown() -> None:
 
 
 def test_ssb_feed() -> None:
+    # Each line carries its result's check time (was: the generation time); never checked: the report time.
     assert ssb.render(report()).splitlines() == [
-        "2010-10-08 12:30:05\tCERN-PROD\txroot:COMPLIANT\tgreen\t",
+        "2010-06-08 10:00:00\tCERN-PROD\txroot:COMPLIANT\tgreen\t",
         "2010-10-08 12:30:05\tCERN-PROD\tfts:NOT_APPLICABLE\tgreen\t",
-        "2010-10-08 12:30:05\tpic\txroot:WAIVED\tgreen\t",
-        "2010-10-08 12:30:05\tpic\tfts:OVERDUE\tred\t",
-        "2010-10-08 12:30:05\tRAL-LCG2\txroot:OVERDUE\tred\t",
-        "2010-10-08 12:30:05\tRAL-LCG2\tfts:UNKNOWN\tgrey\t"]
+        "2010-06-08 10:00:00\tpic\txroot:WAIVED\tgreen\t",
+        "2010-06-08 10:00:00\tpic\tfts:OVERDUE\tred\t",
+        "2010-06-08 10:00:00\tRAL-LCG2\txroot:OVERDUE\tred\t",
+        "2010-06-08 10:00:00\tRAL-LCG2\tfts:UNKNOWN\tgrey\t"]
     line = ssb.render(report(), url="https://gdb.example/{milestone}?site={site}").splitlines()[4]
     assert line.split("\t")[4] == "https://gdb.example/xroot?site=RAL-LCG2"
 
@@ -242,3 +246,18 @@ def test_json_escapes_by_json_rules_and_keeps_the_values() -> None:
     assert doc["sites"][0]["name"] == EVIL_SITE
     assert doc["sites"][0]["milestones"][0]["message"] == "published as 'root'\x1b[2J\n<script>"
     assert doc["milestones"][0]["title"] == EVIL_TITLE
+
+
+def test_no_color_and_distinct_terminal_colours(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridready.report.words import _ANSI, use_colour
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert use_colour(Tty()) is True and use_colour(io.StringIO()) is False
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert use_colour(Tty()) is False
+    monkeypatch.setenv("NO_COLOR", "")       # no-color.org: only a non-empty value disables colour
+    assert use_colour(Tty()) is True
+    assert len(set(_ANSI.values())) == len(_ANSI) == 7

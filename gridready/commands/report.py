@@ -170,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
         from gridready.report import html
         text = html.render(report, history, [w for w in rules.waivers if rules.milestone(w.milestone)])
     else:
-        text = render(report, args.format, args.ssb_url)
+        text = render(report, args.format, args.ssb_url, colour=args.output is None)
     _write(text, args.output)
     return mx.exit_code(matrix)
 
@@ -212,7 +212,9 @@ def _write(text: str, output: str | None) -> None:
         raise GridreadyError(f"{output}: cannot write the report: {exc.strerror or exc}") from None
 
 
-def render(report: Report, fmt: str, ssb_url: str = "") -> str:
+def render(report: Report, fmt: str, ssb_url: str = "", *, colour: bool = True) -> str:
+    """The report in ``fmt``; the table is coloured only when ``colour`` and stdout is a terminal
+    without NO_COLOR."""
     if fmt == "json":
         from gridready.report import jsonout
         return jsonout.render(report)
@@ -223,4 +225,5 @@ def render(report: Report, fmt: str, ssb_url: str = "") -> str:
         from gridready.report import ssb
         return ssb.render(report, ssb_url)
     from gridready.report import table
-    return table.render(report, colour=sys.stdout.isatty())
+    from gridready.report.words import use_colour
+    return table.render(report, colour=colour and use_colour(sys.stdout))

@@ -1,7 +1,7 @@
 """The SSB (Site Status Board) feed: one line per site and milestone. Pure.
 
-``YYYY-MM-DD HH:MM:SS<TAB>site<TAB>value<TAB>colour<TAB>url`` with the report
-time in UTC. One feed holds every milestone, so the value names it:
+``YYYY-MM-DD HH:MM:SS<TAB>site<TAB>value<TAB>colour<TAB>url`` with the time
+the cell's result was checked, UTC (the report time for a cell never checked). One feed holds every milestone, so the value names it:
 ``<milestone-id>:<COMPLIANCE>``. ``url`` is a template that may use
 ``{site}`` and ``{milestone}`` (filled in URL-quoted); empty by default.
 Every field is one line without tabs or control characters.
@@ -18,10 +18,10 @@ from gridready.report.words import COLOUR
 
 
 def render(report: Report, url: str = "") -> str:
-    stamp = report.generated_at.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     lines = []
     for row in report.matrix.rows:
         for cell in row.cells:
+            stamp = (cell.checked_at or report.generated_at).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
             link = url.format(site=quote(row.site.name, safe=""), milestone=quote(cell.milestone.id, safe="")) \
                 if url else ""
             value = f"{cell.milestone.id}:{cell.compliance.value}"

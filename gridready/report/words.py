@@ -14,7 +14,12 @@ COLOUR: Mapping[Compliance, str] = {
     Compliance.NOT_APPLICABLE: "green", Compliance.DUE: "yellow", Compliance.OVERDUE: "red",
     Compliance.UNKNOWN: "grey"}
 
-_ANSI: Mapping[str, str] = {"green": "\x1b[32m", "yellow": "\x1b[33m", "red": "\x1b[31m", "grey": "\x1b[90m"}
+#: Terminal colour of each compliance: unlike the SSB's four colours, one per state, so a PENDING,
+#: WAIVED or NOT_APPLICABLE cell never reads as a COMPLIANT one.
+_ANSI: Mapping[Compliance, str] = {
+    Compliance.COMPLIANT: "\x1b[32m", Compliance.PENDING: "\x1b[36m", Compliance.WAIVED: "\x1b[35m",
+    Compliance.NOT_APPLICABLE: "\x1b[2m", Compliance.DUE: "\x1b[33m", Compliance.OVERDUE: "\x1b[1;31m",
+    Compliance.UNKNOWN: "\x1b[1;90m"}
 _RESET = "\x1b[0m"
 
 #: What each word means, for legends.
@@ -37,7 +42,14 @@ def cell_word(cell: Cell) -> str:
 
 def paint(text: str, compliance: Compliance, colour: bool) -> str:
     """``text`` in the compliance's ANSI colour when ``colour`` (stdout is a terminal)."""
-    return f"{_ANSI[COLOUR[compliance]]}{text}{_RESET}" if colour else text
+    return f"{_ANSI[compliance]}{text}{_RESET}" if colour else text
+
+
+def use_colour(stream: object) -> bool:
+    """Colour on a terminal unless ``NO_COLOR`` is set to a non-empty value (no-color.org)."""
+    import os
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
 def tally(column: Column) -> str:
