@@ -22,7 +22,15 @@
 - ``min_protocol`` (``X.Y.Z``): lowest acceptable live protocol version;
 - ``role`` (``server``, ``manager`` or ``any``, the default): live role;
 - ``require_published`` (default true): with a source given, a door that is
-  not published there at all fails.
+  not published there at all fails;
+- ``tls`` (``required``, ``offered`` or ``any``, the default): judged from the
+  kXR_protocol reply flags, which the client asks for with kXR_ableTLS.
+  ``offered``: kXR_haveTLS (the door has ``xrd.tls``); ``required``: the door
+  also demands TLS for the login or session (kXR_gotoTLS, kXR_tlsLogin or
+  kXR_tlsSess: ``xrootd.tls capable all`` or ``login``/``session``). A door
+  requiring TLS only for data, gpfile or TPC is not ``required``. With ``tls``
+  set and no ``schemes``, published ``roots://``/``xroots://`` endpoints are
+  accepted too.
 
 ``--min-protocol`` and ``--role`` on the command line override the last two.
 
@@ -32,7 +40,11 @@ no live key at all) is UNKNOWN without ``--bdii``/``--srr`` or when those
 sources describe no storage at all (no SE or service of the site, no endpoint
 list); one with ``min_protocol`` or a ``role`` other than ``any`` is UNKNOWN
 without a handshake (published-only mode, unreachable door) or when the door
-did not state its role. ``unproven`` applies the same rule to results stored by
+did not state its role. A ``tls`` expectation is UNKNOWN without a
+handshake: a published ``roots://`` endpoint is the site's claim that clients
+may start TLS, neither proof that the door is configured for it nor that it
+demands TLS, and its absence proves nothing (dCache publishes ``xroot://``
+for TLS doors), so published records never decide it. ``unproven`` applies the same rule to results stored by
 older probes, which reported such milestones as passes.
 
 Perfdata: ``handshake_ms`` (connect to complete kXR_protocol reply, in ms) and
@@ -60,11 +72,14 @@ if TYPE_CHECKING:
     from gridready.xrootd.client import ServerInfo
     from gridready.xrootd.protocol import Role
 
-EXPECT_KEYS = ("protocol", "schemes", "min_protocol", "role", "require_published")
+EXPECT_KEYS = ("protocol", "schemes", "min_protocol", "role", "require_published", "tls")
 ROLES = ("server", "manager", "any")
+TLS_MODES = ("required", "offered", "any")
+#: Schemes a published endpoint may use when a milestone asks for TLS.
+TLS_SCHEMES = ("root", "xroot", "roots", "xroots")
 #: Keys that make a milestone about published strings, and about the live door.
 PUBLISHED_KEYS = ("protocol", "schemes", "require_published")
-LIVE_KEYS = ("min_protocol", "role")
+LIVE_KEYS = ("min_protocol", "role", "tls")
 
 #: Fixed phrases of the summaries, also what ``unproven`` recognises in
 #: results stored by older probes (which wrote the same phrases).
@@ -162,6 +177,8 @@ class XrootdCheck:
                     problems.append(f"min_protocol: {exc}")
         if "role" in expect and expect["role"] not in ROLES:
             problems.append(f"role: expected one of {', '.join(ROLES)}, got {expect['role']!r}")
+        if "tls" in expect and expect["tls"] not in TLS_MODES:
+            problems.append(f"tls: expected one of {', '.join(TLS_MODES)}, got {expect['tls']!r}")
         if "require_published" in expect and not isinstance(expect["require_published"], bool):
             problems.append(f"require_published: expected true or false, got {expect['require_published']!r}")
         return problems
@@ -232,7 +249,8 @@ class XrootdCheck:
     def assess(self, observation: Observation, expect: Mapping[str, Any], request: Request) -> Assessment:
         facts: XrootdFacts = observation.data
         protocol = str(expect.get("protocol", pub.CANONICAL))
-        schemes = tuple(expect.get("schemes", pub.DEFAULT_SCHEMES))
+        tls = str(expect.get("tls", "any"))
+        schemes = tuple(expect.get("schemes", TLS_SCHEMES if tls != "any" else pub.DEFAULT_SCHEMES))
         minimum = request.opt("min_protocol") or expect.get("min_protocol")
         role = request.opt("role") or expect.get("role", "any")
         require_published = bool(expect.get("require_published", True))
@@ -242,12 +260,12 @@ class XrootdCheck:
         summary: list[str] = []
         unknown: list[str] = []
         if facts.live is not None:
-            live_findings, live_summary, live_unknown = _judge_live(facts.live, minimum, role)
+            live_findings, live_summary, live_unknown = _judge_live(facts.live, minimum, role, tls)
             findings += live_findings
             summary.append(live_summary)
             unknown += live_unknown
-        elif minimum or role != "any":
-            unknown.append(_no_handshake(minimum, role))
+        elif minimum or role != "any" or tls != "any":
+            unknown.append(_no_handshake(minimum, role, tls, facts.publications))
 
         if facts.sources:
             records = facts.publications
@@ -296,8 +314,13 @@ class XrootdCheck:
         if outcome == "pass":
             if _wants_published(expect) and NOT_CHECKED in message:
                 return f"{NOT_CHECKED}: give --bdii or --srr"
-            if LIVE_SUMMARY not in message and (expect.get("min_protocol") or expect.get("role", "any") != "any"):
-                return _no_handshake(expect.get("min_protocol"), str(expect.get("role", "any")))
+            tls = str(expect.get("tls", "any"))
+            if LIVE_SUMMARY not in message and (expect.get("min_protocol") or expect.get("role", "any") != "any"
+                                                or tls != "any"):
+                return _no_handshake(expect.get("min_protocol"), str(expect.get("role", "any")), tls)
+            if tls != "any" and TLS_MARK not in message:
+                # A door checked by a probe that did not judge TLS.
+                return f"TLS not judged by the probe that stored this result: tls {tls} needs a newer check_xrootd"
         elif outcome == "fail" and message.startswith(_UNREACHABLE) and not any(
                 marker in message for marker in _FAILURE_MARKERS):
             return message
@@ -316,10 +339,18 @@ def _wants_published(expect: Mapping[str, Any]) -> bool:
     return any(k in expect for k in PUBLISHED_KEYS) or not any(k in expect for k in LIVE_KEYS)
 
 
-def _no_handshake(minimum: str | None, role: str) -> str:
+def _no_handshake(minimum: str | None, role: str, tls: str = "any",
+                  records: Sequence[pub.Publication] = ()) -> str:
     wanted = " and ".join(([f"min_protocol {minimum}"] if minimum else [])
-                          + ([f"role {role}"] if role != "any" else []))
-    return f"no xrootd handshake (published strings only): {wanted} needs -H HOST"
+                          + ([f"role {role}"] if role != "any" else [])
+                          + ([f"tls {tls}"] if tls != "any" else []))
+    text = f"no xrootd handshake (published strings only): {wanted} needs -H HOST"
+    if tls != "any":
+        tls_urls = sum(1 for r in records if pub.scheme_of(r.url or "") in ("roots", "xroots"))
+        # Published URLs are claims: see the module docstring.
+        text += (f" (TLS is judged from the door's kXR_protocol reply; {tls_urls} published "
+                 "roots:// endpoint" + ("s" if tls_urls != 1 else "") + " not taken as proof)")
+    return text
 
 
 def _judge_records(records: Sequence[pub.Publication], protocol: str,
@@ -406,7 +437,8 @@ def _live_details(info: ServerInfo) -> list[str]:
     return lines
 
 
-def _judge_live(live: Live, minimum: str | None, role: str) -> tuple[list[Finding], str, list[str]]:
+def _judge_live(live: Live, minimum: str | None, role: str,
+                tls: str = "any") -> tuple[list[Finding], str, list[str]]:
     """Findings, summary and what could not be known from the live exchange."""
     door = live.door
     if live.info is None:
@@ -434,7 +466,34 @@ def _judge_live(live: Live, minimum: str | None, role: str) -> tuple[list[Findin
         elif not stated.matches(role):
             findings.append(Finding(False, f"{door} is a {stated.label}, not a {role}",
                                     f"point the check at the {role} of the xrootd cluster"))
+    if tls != "any":
+        findings.append(_judge_tls(door, proto.flags, tls))
+        # In the summary too: a pass shows (and ``unproven`` finds) what TLS was seen.
+        described += f", {proto.tls.describe()}"
     return findings, described, unknown
+
+
+#: In every TLS finding's message (``unproven`` looks for it in stored results).
+TLS_MARK = "TLS"
+
+
+def _judge_tls(door: pub.Door, flags: int, wanted: str) -> Finding:
+    """``wanted`` (required/offered) against the kXR_protocol reply flags."""
+    from gridready.xrootd.protocol import tls_state
+
+    state = tls_state(flags)
+    seen = f"{door}: {state.describe()}, kXR_protocol flags 0x{flags & 0xFFFFFFFF:08x}"
+    if (state.required if wanted == "required" else state.offered):
+        return Finding(True, seen)
+    if not state.offered:
+        remedy = (f"configure TLS on {door}: 'xrd.tls <cert> <key>' with 'xrd.tlsca certdir "
+                  "/etc/grid-security/certificates'"
+                  + (", and 'xrootd.tls capable all' so clients must use it" if wanted == "required" else "")
+                  + " (dCache door: xrootd.security.tls.mode=STRICT with a host certificate)")
+        return Finding(False, f"{seen}; TLS {wanted}", remedy)
+    return Finding(False, f"{seen}; TLS required for login or session",
+                   f"make {door} demand TLS: 'xrootd.tls capable all' (or 'login'/'session') "
+                   "(dCache door: xrootd.security.tls.mode=STRICT, xrootd.security.tls.require-login=true)")
 
 
 def _stated_role(info: ServerInfo) -> Role | None:

@@ -145,7 +145,9 @@ def probe(host: str, port: int, deadline: Deadline, *, query: bool = True) -> Se
 
 
 def _hello(conn: Connection) -> xp.Hello:
-    request = xp.protocol_request(_PROTOCOL_SID)
+    # kXR_ableTLS so the server states its TLS capability and requirements; a
+    # kXR_gotoTLS answer then only stops the optional Qconfig part (no TLS here).
+    request = xp.protocol_request(_PROTOCOL_SID, xp.KXR_ABLE_TLS)
     conn.send(xp.HANDSHAKE + request, "the handshake and kXR_protocol request")
     stage = f"reading kXR_protocol reply from {conn.where}"
     with conn.deadline.during(stage):

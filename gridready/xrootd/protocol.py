@@ -35,6 +35,10 @@ KXR_QCONFIG = 7
 
 #: kXR_protocol request "expect" byte: the next request will be kXR_login.
 KXR_EXP_LOGIN = 0x03
+#: kXR_protocol request flag: this client can switch to TLS. Servers (dCache's
+#: xrootd4j among them) may state their TLS capability only to clients that say
+#: so, and xrootd 5 sets kXR_gotoTLS only then (checked against xrootd 5.5.3).
+KXR_ABLE_TLS = 0x02
 #: kXR_login capability version byte: protocol level 5, no async support.
 KXR_VER005 = 5
 
@@ -73,12 +77,27 @@ KXR_ATTR_PROXY = 0x00000200
 KXR_ATTR_SUPER = 0x00000400
 KXR_GOTO_TLS = 0x40000000
 KXR_HAVE_TLS = 0x80000000
+# TLS requirements the server announces (XProtocol.hh "TLS requirements").
+KXR_TLS_DATA = 0x01000000
+KXR_TLS_GPF = 0x02000000
+KXR_TLS_LOGIN = 0x04000000
+KXR_TLS_SESS = 0x08000000
+KXR_TLS_TPC = 0x10000000
+KXR_TLS_GPFA = 0x20000000
 
 FLAG_NAMES: tuple[tuple[int, str], ...] = (
     (KXR_IS_SERVER, "isServer"), (KXR_IS_MANAGER, "isManager"), (KXR_ATTR_CACHE, "attrCache"),
     (KXR_ATTR_META, "attrMeta"), (KXR_ATTR_PROXY, "attrProxy"), (KXR_ATTR_SUPER, "attrSuper"),
     (0x00100000, "supposc"), (0x00200000, "suppgrw"), (0x00400000, "supgpf"),
-    (0x00800000, "anongpf"), (KXR_GOTO_TLS, "gotoTLS"), (KXR_HAVE_TLS, "haveTLS"),
+    (0x00800000, "anongpf"), (KXR_TLS_DATA, "tlsData"), (KXR_TLS_GPF, "tlsGPF"),
+    (KXR_TLS_LOGIN, "tlsLogin"), (KXR_TLS_SESS, "tlsSess"), (KXR_TLS_TPC, "tlsTPC"),
+    (KXR_TLS_GPFA, "tlsGPFA"), (KXR_GOTO_TLS, "gotoTLS"), (KXR_HAVE_TLS, "haveTLS"),
+)
+
+#: What each TLS requirement bit covers, for messages.
+TLS_REQUIREMENTS: tuple[tuple[int, str], ...] = (
+    (KXR_TLS_LOGIN, "login"), (KXR_TLS_SESS, "session"), (KXR_TLS_DATA, "data"),
+    (KXR_TLS_GPF, "gpfile"), (KXR_TLS_GPFA, "anonymous gpfile"), (KXR_TLS_TPC, "tpc"),
 )
 
 #: Largest reply body accepted; a server announcing more is not answering our questions.
@@ -343,6 +362,46 @@ def raise_for_status(frame: Frame, request: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class TlsState:
+    """What a kXR_protocol reply says about TLS (flags as sent to a kXR_ableTLS client).
+
+    ``offered``: kXR_haveTLS, the server has a TLS context (``xrd.tls``).
+    ``required``: the control connection must be encrypted: kXR_gotoTLS (switch
+    now, before login: ``xrootd.tls [capable] all|login``) or kXR_tlsLogin /
+    kXR_tlsSess (login or the session after it). A requirement only for data,
+    gpfile or TPC leaves the login and requests in clear, so it is not "required".
+    ``covers``: the requirement bits by name (``login``, ``session``, ``data``, ...).
+    """
+
+    offered: bool
+    required: bool
+    covers: tuple[str, ...]
+    #: kXR_gotoTLS: switch to TLS now, before kXR_login.
+    goto: bool = False
+
+    def describe(self) -> str:
+        """E.g. "TLS required (kXR_gotoTLS; login, data, tpc)", "TLS offered, not required"."""
+        if self.required:
+            how = ["kXR_gotoTLS"] if self.goto else []
+            return f"TLS required ({'; '.join(how + ([', '.join(self.covers)] if self.covers else []))})"
+        if self.offered:
+            extra = f" (only for {', '.join(self.covers)})" if self.covers else ""
+            return f"TLS offered, not required for login or session{extra}"
+        return "no TLS (kXR_haveTLS not set)"
+
+
+def tls_state(flags: int) -> TlsState:
+    """The TLS facts in kXR_protocol reply ``flags`` (an unsigned 32-bit value)."""
+    flags &= 0xFFFFFFFF
+    covers = tuple(name for bit, name in TLS_REQUIREMENTS if flags & bit)
+    goto = bool(flags & KXR_GOTO_TLS)
+    required = goto or bool(flags & (KXR_TLS_LOGIN | KXR_TLS_SESS))
+    # A server demanding TLS has it even if it left kXR_haveTLS out.
+    return TlsState(offered=bool(flags & KXR_HAVE_TLS) or required, required=required,
+                    covers=covers, goto=goto)
+
+
+@dataclass(frozen=True)
 class HandshakeReply:
     protover: int
     #: 1 data server, 0 load balancer/redirector.
@@ -365,6 +424,10 @@ class ProtocolReply:
     @property
     def role(self) -> Role:
         return role_of(self.flags)
+
+    @property
+    def tls(self) -> TlsState:
+        return tls_state(self.flags)
 
 
 def parse_handshake_reply(frame: Frame) -> HandshakeReply:

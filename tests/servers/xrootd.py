@@ -87,7 +87,20 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _config(workdir: Path, export: Path, role: str) -> str:
+def _tls_files(workdir: Path) -> tuple[Path, Path]:
+    """A self-signed loopback certificate and key (openssl) for ``xrd.tls``."""
+    certs = workdir / "certs"
+    certs.mkdir()
+    cert, key = certs / "hostcert.pem", certs / "hostkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    key.chmod(0o600)
+    return cert, key
+
+
+def _config(workdir: Path, export: Path, role: str, tls: str | None = None) -> str:
     lines = [
         "# gridready test server: loopback clients only, nothing to authenticate",
         "xrd.port any",
@@ -101,6 +114,12 @@ def _config(workdir: Path, export: Path, role: str) -> str:
     ]
     if role == "manager":
         lines.append(f"all.manager 127.0.0.1:{_free_port()}")
+    if tls is not None:
+        cert, key = workdir / "certs" / "hostcert.pem", workdir / "certs" / "hostkey.pem"
+        # noverify: no client certificates to check on loopback.
+        lines += [f"xrd.tls {cert} {key}", "xrd.tlsca noverify"]
+        if tls:
+            lines.append(f"xrootd.tls {tls}")
     return "\n".join(lines) + "\n"
 
 
@@ -150,8 +169,12 @@ def _wait_accepting(port: int) -> None:
 
 
 @contextmanager
-def running_xrootd(role: str = "server") -> Iterator[XrootdServer]:
-    """Run a real xrootd (``role`` server or manager) on 127.0.0.1; yields an XrootdServer."""
+def running_xrootd(role: str = "server", tls: str | None = None) -> Iterator[XrootdServer]:
+    """Run a real xrootd (``role`` server or manager) on 127.0.0.1; yields an XrootdServer.
+
+    ``tls``: None, no TLS; "" ``xrd.tls`` with a self-signed loopback certificate
+    (TLS offered); else also ``xrootd.tls <tls>``, e.g. "capable all" (TLS required).
+    """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
     binary = find_xrootd()
@@ -164,10 +187,13 @@ def running_xrootd(role: str = "server") -> Iterator[XrootdServer]:
         admin, export, logs = workdir / "admin", workdir / "export", workdir / "logs"
         for path in (admin, export, logs):
             path.mkdir()
+        tls_paths = _tls_files(workdir) if tls is not None else ()
         config = workdir / "xrootd.cfg"
-        config.write_text(_config(workdir, export, role), encoding="utf-8")
+        config.write_text(_config(workdir, export, role, tls), encoding="utf-8")
         config.chmod(0o644)
-        run_as = _give_to(RUN_AS, admin, export, logs)
+        run_as = _give_to(RUN_AS, admin, export, logs, *(p for p in tls_paths))
+        if tls_paths:
+            _give_to(RUN_AS, tls_paths[0].parent)
         log, console = logs / "xrootd.log", workdir / "console.log"
         with open(console, "wb") as out:
             # "-l =FILE": log to FILE without xrootd's daily renaming.
