@@ -136,7 +136,7 @@ def test_client_certificate_from_another_ca_is_rejected(cert_server: RunningServ
 
 def test_client_credential_file_problems(cert_server: RunningServer, tmp_path: Path) -> None:
     url = cert_server.url("/config/links")
-    with pytest.raises(SourceError, match="cannot read proxy file /nonexistent/x509up_u0"):
+    with pytest.raises(SourceError, match="/nonexistent/x509up_u0: cannot read proxy file: No such file"):
         fetch_json(url, Deadline(5), trusted(cert_server, proxy="/nonexistent/x509up_u0"))
     with pytest.raises(SourceError, match="without its certificate"):
         fetch_json(url, Deadline(5), trusted(cert_server, key=str(tmp_path / "key.pem")))
@@ -235,7 +235,7 @@ def test_local_json_file(tmp_path: Path) -> None:
     assert fetch_json(saved.as_uri(), Deadline(5))["storageservice"]
     srr = REPO / "config" / "example" / "srr" / "BNL-ATLAS.json"
     assert fetch_json(str(srr), Deadline(5))["storageservice"]["implementation"] == "dCache"
-    with pytest.raises(SourceError, match=r"missing\.json: cannot read: No such file"):
+    with pytest.raises(SourceError, match=r"missing\.json: cannot read saved document: No such file"):
         fetch_json(str(tmp_path / "missing.json"), Deadline(5))
     broken = tmp_path / "broken.json"
     broken.write_text('{\n  "a": [1, 2,,]\n}')
@@ -267,3 +267,149 @@ def test_local_file_does_not_import_requests(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=30, check=False)
     assert done.returncode == 0, done.stderr
+
+
+# --- redirects: never out of HTTPS, by default never to another host ------------------
+
+
+def test_redirect_from_https_to_http_is_refused(server: RunningServer) -> None:
+    with running_http({"/srr": Response(body='{"storageservice": {}}')}) as plain:
+        target = plain.url("/srr")
+        with running_https({"/srr": Response(status=302, headers={"Location": target})}) as secure:
+            url = secure.url("/srr")
+            with pytest.raises(SourceError) as caught:
+                fetch_json(url, Deadline(5), trusted(secure))
+        assert str(caught.value) == (f"{url}: redirected to {target}, which leaves HTTPS (the document "
+                                     "would not be authenticated); refused")
+        assert plain.seen == []  # the unauthenticated document was never even requested
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_redirect_within_https_and_host_is_followed(status: int) -> None:
+    routes = {"/old": Response(status=status, headers={"Location": "/new?x=1"}),
+              "/new": Response(body="[1]")}
+    with running_https(routes) as secure:
+        assert fetch_json(secure.url("/old"), Deadline(5), trusted(secure)) == [1]
+        assert [seen.path for seen in secure.seen] == ["/old", "/new?x=1"]
+
+
+def test_redirect_to_another_host_is_refused_unless_allowed() -> None:
+    routes: dict[str, Response] = {"/new": Response(body="[2]")}
+    with running_https(routes) as secure:
+        target = f"https://localhost:{secure.port}/new"
+        secure._server.routes["/old"] = Response(status=302, headers={"Location": target})
+        url = secure.url("/old")
+        with pytest.raises(SourceError) as caught:
+            fetch_json(url, Deadline(5), trusted(secure))
+        assert str(caught.value) == f"{url}: redirected to {target}, another host; refused"
+        assert fetch(url, Deadline(5), trusted(secure), other_hosts=True)[1] == b"[2]"
+
+
+def test_redirect_from_http_to_https_on_the_same_host_is_followed() -> None:
+    with running_https({"/srr": Response(body="[3]")}) as secure:
+        with running_http({"/srr": Response(status=301, headers={"Location": secure.url("/srr")})}) as plain:
+            assert fetch_json(plain.url("/srr"), Deadline(5), trusted(secure)) == [3]
+
+
+@pytest.mark.parametrize("location, why", [
+    ("ftp://127.0.0.1/srr", "redirected to ftp://127.0.0.1/srr, not an http(s) URL; refused"),
+    ("file:///etc/passwd", "redirected to file:///etc/passwd, not an http(s) URL; refused"),
+    ("http://127.0.0.1/\x1b[2J", r"redirected to http://127.0.0.1/\x1b[2J, which leaves HTTPS"),
+    (None, "redirect without a Location header"),
+])
+def test_bad_redirect_targets(location: str | None, why: str) -> None:
+    headers = {"Location": location} if location is not None else {}
+    with running_https({"/srr": Response(status=302, headers=headers)}) as secure:
+        with pytest.raises(SourceError) as caught:
+            fetch_json(secure.url("/srr"), Deadline(5), trusted(secure))
+        assert str(caught.value).startswith(f"{secure.url('/srr')}: {why}")
+
+
+def test_redirect_loop_is_bounded() -> None:
+    with running_https({"/a": Response(status=302, headers={"Location": "/b"}),
+                        "/b": Response(status=302, headers={"Location": "/a"})}) as secure:
+        with pytest.raises(SourceError, match=r"/a: more than 5 redirects$"):
+            fetch_json(secure.url("/a"), Deadline(5), trusted(secure))
+        assert len(secure.seen) == 6
+
+
+# --- trust anchors and proxies do not come from the environment -------------------------
+
+
+CA_VARIABLES = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+
+
+@pytest.mark.parametrize("capath", ["default", "other-ca"])
+def test_ca_environment_variables_do_not_add_trust(server: RunningServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch, capath: str) -> None:
+    # Each variable names a bundle that would make the test server trusted.
+    for name in CA_VARIABLES:
+        monkeypatch.setenv(name, server.ca_file)
+    hashed = tmp_path / "certs"
+    hashed.mkdir()
+    openssl = shutil.which("openssl")
+    if openssl is not None:
+        subject_hash = subprocess.run([openssl, "x509", "-noout", "-subject_hash", "-in", server.ca_file],
+                                      capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        (hashed / f"{subject_hash}.0").write_bytes(Path(server.ca_file).read_bytes())
+    monkeypatch.setenv("SSL_CERT_DIR", str(hashed))
+    options = TLSOptions() if capath == "default" else TLSOptions(capath=server.other_ca_file)
+    with pytest.raises(SourceError, match="TLS verification of the server certificate failed"):
+        fetch_json(server.url("/optimizer"), Deadline(5), options)
+    # ...while --capath itself still works with the variables set.
+    assert fetch_json(server.url("/optimizer"), Deadline(5), trusted(server)) is True
+
+
+def test_proxy_environment_variables_are_not_used(server: RunningServer,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.setenv(name, dead)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # Through the dead proxy this would be "connection refused"; directly it works.
+    assert fetch_json(server.url("/optimizer"), Deadline(5), trusted(server)) is True
+    with running_http({"/info": Response(body="{}")}) as plain:
+        assert fetch_json(plain.url("/info"), Deadline(5)) == {}
+
+
+# --- local credential and CA files: regular files only ------------------------------------
+
+
+@pytest.mark.parametrize("role", ["proxy", "cert", "key", "capath"])
+def test_fifo_as_credential_or_ca_file_fails_at_once(cert_server: RunningServer, tmp_path: Path,
+                                                     role: str) -> None:
+    fifo = tmp_path / "x509up_u0"
+    os.mkfifo(fifo)
+    files = cert_server.client_cert_files()
+    options = {"proxy": trusted(cert_server, proxy=str(fifo)),
+               "cert": trusted(cert_server, cert=str(fifo), key=files.key),
+               "key": trusted(cert_server, cert=files.cert, key=str(fifo)),
+               "capath": TLSOptions(capath=str(fifo))}[role]
+    what = {"proxy": "proxy file", "cert": "client certificate", "key": "client key",
+            "capath": "CA file"}[role]
+    url = cert_server.url("/config/links")
+    started = time.monotonic()
+    with pytest.raises(SourceError) as caught:
+        fetch_json(url, Deadline(5), options)
+    assert time.monotonic() - started < 2
+    assert str(caught.value) == f"{url}: {fifo}: cannot read {what}: a FIFO (named pipe), not a regular file"
+
+
+def test_local_document_fifo_and_device_fail_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "srr.json"
+    os.mkfifo(fifo)
+    with pytest.raises(SourceError, match=r"srr\.json: cannot read saved document: a FIFO"):
+        fetch_json(str(fifo), Deadline(5))
+    with pytest.raises(SourceError, match=r"^/dev/zero: cannot read saved document: a character device"):
+        fetch_text("/dev/zero", Deadline(5))
+
+
+def test_deeply_nested_json_is_one_error(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SourceError, match=r"deep\.json: JSON nested too deeply$"):
+        fetch_json(str(deep), Deadline(5))

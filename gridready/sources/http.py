@@ -5,11 +5,25 @@ resource reporting (SRR) JSON, and the dCache info service. A saved copy of
 such a document can be given as a local file path instead of a URL.
 
 The whole request, including a server that trickles its body one byte at a
-time, is bounded by the check's ``Deadline``; the body is capped in size. TLS
-verification is on by default, against the grid CA directory when the machine
-has one. Environment settings (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``, .netrc)
-are ignored so a probe's result depends only on its arguments. requests is
-imported only when a URL is actually fetched.
+time, is bounded by the check's ``Deadline``; the body is capped in size.
+Local files (saved documents, client certificates, keys, proxies, a CA bundle)
+are read through :mod:`gridready.localfile`, so a FIFO or a device given as
+``--proxy`` fails at once instead of hanging.
+
+Trust: TLS verification is on by default. The trust anchors are ``--capath``
+or, without it, the grid CA directory (/etc/grid-security/certificates) if it
+exists, else OpenSSL's compiled-in system store; the path is always passed
+explicitly, so neither ``SSL_CERT_FILE``/``SSL_CERT_DIR`` (which OpenSSL's
+default paths honour) nor ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` change which
+CAs are trusted. Other environment settings (``HTTPS_PROXY``, .netrc) are
+ignored too, so a probe's result depends only on its arguments.
+
+Redirects are followed by this module, not by requests, at most
+:data:`MAX_REDIRECTS`: one that leaves HTTPS (an ``https://`` source sending
+the client to ``http://``) or, unless the caller allows it, the host is
+refused with a SourceError naming both URLs, so a check is never judged on a
+document nobody authenticated. requests is imported only when a URL is
+actually fetched.
 """
 
 from __future__ import annotations
@@ -26,12 +40,19 @@ from urllib.parse import urlsplit
 
 from gridready import __version__
 from gridready.errors import CheckTimeout, SourceError
+from gridready.escape import one_line
+from gridready.localfile import is_regular_file, read_bytes
 
 if TYPE_CHECKING:
     from gridready.deadline import Deadline
 
 GRID_CA_DIR = "/etc/grid-security/certificates"
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+#: Redirects followed before giving up (requests' default of 30 is far more than a service needs).
+MAX_REDIRECTS = 5
+#: Largest client certificate, key, proxy or CA bundle file read (a proxy with its chain is a few KiB).
+PEM_MAX_BYTES = 1024 * 1024
+_REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 _CHUNK = 64 * 1024
 _TEXT_ACCEPT = "application/xml, text/xml, text/plain;q=0.9, */*;q=0.1"
 
@@ -66,6 +87,11 @@ def _size(count: int) -> str:
 
 
 def _verify_setting(url: str, tls: TLSOptions) -> bool | str:
+    """False (verification off) or the explicit CA file/directory to trust.
+
+    Never True: requests would then fall back to its own bundle, and OpenSSL's
+    default paths follow ``SSL_CERT_FILE``/``SSL_CERT_DIR``.
+    """
     if not tls.verify:
         from urllib3.exceptions import InsecureRequestWarning
 
@@ -76,27 +102,34 @@ def _verify_setting(url: str, tls: TLSOptions) -> bool | str:
     if tls.capath is not None:
         if not os.path.exists(tls.capath):
             raise SourceError(f"{url}: CA path {tls.capath} does not exist")
+        if not os.path.isdir(tls.capath):
+            # OpenSSL would block reading a FIFO; this refuses anything irregular.
+            _read_pem(url, "CA file", tls.capath)
         return tls.capath
     if os.path.isdir(GRID_CA_DIR):
         return GRID_CA_DIR
-    # requests would otherwise use certifi's bundle, not the system's store.
     import ssl
 
+    # The compiled-in locations, not ``cafile``/``capath``: those follow the environment.
     paths = ssl.get_default_verify_paths()
-    if paths.cafile and os.path.isfile(paths.cafile):
-        return paths.cafile
-    if paths.capath and os.path.isdir(paths.capath):
-        return paths.capath
-    return True
+    if paths.openssl_cafile and is_regular_file(paths.openssl_cafile):
+        return paths.openssl_cafile
+    if paths.openssl_capath and os.path.isdir(paths.openssl_capath):
+        return paths.openssl_capath
+    raise SourceError(f"{url}: no CA certificates to verify the server with (no {GRID_CA_DIR}, "
+                      f"no {paths.openssl_cafile}); give a CA path")
+
+
+def _read_pem(url: str, what: str, path: str) -> bytes:
+    """The content of a PEM file, through localfile (regular file, size cap)."""
+    try:
+        return read_bytes(path, max_bytes=PEM_MAX_BYTES, what=what)
+    except SourceError as exc:
+        raise SourceError(f"{url}: {exc}") from None
 
 
 def _readable_pem(url: str, what: str, path: str) -> None:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(64 * 1024)
-    except OSError as exc:
-        raise SourceError(f"{url}: cannot read {what} {path}: {exc.strerror or exc}") from None
-    if b"ENCRYPTED" in head:
+    if b"ENCRYPTED" in _read_pem(url, what, path):
         # OpenSSL would prompt for a pass phrase on the terminal, which a
         # Nagios plugin does not have.
         raise SourceError(f"{url}: {what} {path} holds an encrypted private key; "
@@ -273,10 +306,39 @@ def _translated(url: str, tls: TLSOptions, deadline: Deadline) -> Iterator[None]
         raise _translate(url, tls, exc, deadline) from None
 
 
+def _redirect_target(url: str, current: str, location: str | None, other_hosts: bool) -> str:
+    """The absolute URL a redirect from ``current`` points to, if it may be followed.
+
+    Raises SourceError (naming ``url`` and the target) for a redirect without
+    a Location, to another scheme than http/https, from HTTPS to plain HTTP,
+    or to another host unless ``other_hosts``.
+    """
+    from urllib.parse import urljoin
+
+    if not location:
+        raise SourceError(f"{url}: redirect without a Location header")
+    target = urljoin(current, location.strip())
+    shown = one_line(target)
+    parts, here = urlsplit(target), urlsplit(current)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise SourceError(f"{url}: redirected to {shown}, not an http(s) URL; refused")
+    if urlsplit(url).scheme.lower() == "https" and scheme != "https":
+        raise SourceError(f"{url}: redirected to {shown}, which leaves HTTPS (the document would "
+                          "not be authenticated); refused")
+    if not other_hosts and (parts.hostname or "").lower() != (here.hostname or "").lower():
+        raise SourceError(f"{url}: redirected to {shown}, another host; refused")
+    return target
+
+
 def fetch(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
-          accept: str = "application/json",
-          max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[str, bytes]:
-    """GET ``url``; returns (content type, body). Errors: SourceError or CheckTimeout."""
+          accept: str = "application/json", max_bytes: int = DEFAULT_MAX_BYTES,
+          other_hosts: bool = False) -> tuple[str, bytes]:
+    """GET ``url``; returns (content type, body). Errors: SourceError or CheckTimeout.
+
+    Redirects are followed (at most MAX_REDIRECTS) only within HTTPS when
+    ``url`` is HTTPS, and only on the same host unless ``other_hosts``.
+    """
     if not is_url(url):
         raise SourceError(f"{url}: not an http:// or https:// URL")
     verify = _verify_setting(url, tls)
@@ -284,20 +346,30 @@ def fetch(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
     import requests
 
     session = requests.Session()
-    session.trust_env = False
+    session.trust_env = False  # no proxies, CA bundle or .netrc from the environment
+    session.proxies.clear()
     headers = {"Accept": accept, "User-Agent": f"gridready/{__version__}"}
+    current = url
     try:
-        with deadline.during(f"requesting {url}"), _translated(url, tls, deadline):
-            left = deadline.remaining()
-            response = session.get(url, headers=headers, verify=verify, cert=cert,
-                                   timeout=(left, left), stream=True)
+        for _ in range(MAX_REDIRECTS + 1):
+            with deadline.during(f"requesting {current}"), _translated(current, tls, deadline):
+                left = deadline.remaining()
+                response = session.get(current, headers=headers, verify=verify, cert=cert,
+                                       timeout=(left, left), stream=True, allow_redirects=False)
+            if response.status_code not in _REDIRECT_STATUSES:
+                break
+            location = response.headers.get("Location")
+            response.close()
+            current = _redirect_target(url, current, location, other_hosts)
+        else:
+            raise SourceError(f"{url}: more than {MAX_REDIRECTS} redirects")
         try:
             if response.status_code >= 400:
-                raise SourceError(_status_problem(url, response.status_code, response.reason))
+                raise SourceError(_status_problem(current, response.status_code, response.reason))
             content_type = response.headers.get("Content-Type", "")
-            with deadline.during(f"reading the response body from {url}"), \
-                    _translated(url, tls, deadline):
-                body = _read_body(url, response, deadline, max_bytes)
+            with deadline.during(f"reading the response body from {current}"), \
+                    _translated(current, tls, deadline):
+                body = _read_body(current, response, deadline, max_bytes)
         finally:
             response.close()
     finally:
@@ -306,17 +378,13 @@ def fetch(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
 
 
 def read_local(path: str, deadline: Deadline, max_bytes: int) -> bytes:
-    """A local file (or file:// URI), at most ``max_bytes``, read under the deadline."""
+    """A local regular file (or file:// URI), at most ``max_bytes``, read under the deadline.
+
+    Through localfile: a FIFO, device or directory is refused at once.
+    """
     name = urlsplit(path).path if path.lower().startswith("file://") else path
     with deadline.during(f"reading {name}"):
-        try:
-            with open(name, "rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except OSError as exc:
-            raise SourceError(f"{name}: cannot read: {exc.strerror or exc}") from None
-    if len(data) > max_bytes:
-        raise SourceError(f"{name}: file exceeds the {_size(max_bytes)} limit")
-    return data
+        return read_bytes(name, max_bytes=max_bytes, deadline=deadline, what="saved document")
 
 
 def _media_type(content_type: str) -> str:
@@ -352,6 +420,9 @@ def parse_json(body: bytes, content_type: str, where: str, *, from_url: bool = T
         raise SourceError(f"{where}: empty document, expected JSON")
     try:
         return json.loads(text)
+    except RecursionError:
+        # json recurses once per nesting level; ``[[[[...`` must not be a traceback.
+        raise SourceError(f"{where}: JSON nested too deeply") from None
     except json.JSONDecodeError as exc:
         raise SourceError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: "
                           f"{exc.msg}") from None
