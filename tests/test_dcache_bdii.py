@@ -170,9 +170,10 @@ CASES = [
     ("BOTH-T1", Compliance.COMPLIANT,
      "srm.both.example runs dCache 1.9.5-21 (published 1.9.5-22 in GLUE 1.3 and GLUE 2, 1.9.5-21 in "
      "GLUE 2; judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
-    # A candidate of the denied 1.9.5-20 is not 1.9.5-20 itself; it is above the minimum.
-    ("SNAP-T1", Compliance.COMPLIANT,
-     "srm.snap.example runs dCache 1.9.5-20rc1 (golden series 1.9.5, supported until 2012-05-07)"),
+    # A candidate of the denied 1.9.5-20 is not 1.9.5-20 itself, but a pre-release is
+    # not a production release (was COMPLIANT).
+    ("SNAP-T1", Compliance.OVERDUE,
+     "srm.snap.example runs dCache 1.9.5-20rc1, a pre-release (development build), not a release"),
     ("NS-T1", Compliance.COMPLIANT,
      "srm.ns.example runs dCache 1.9.5-19 (golden series 1.9.5, supported until 2012-05-07)"),
     ("EMPTY-T1", Compliance.UNKNOWN,

@@ -73,11 +73,15 @@ def test_past_end_of_support_is_its_own_finding() -> None:
     assert judge({"min": "1.9.5-0"}, bnl, as_of=date(2020, 1, 1)).passed
 
 
-def test_newer_series_passes_min_and_unlisted_series_is_a_warning() -> None:
+def test_newer_series_passes_min_and_undecidable_series_is_unknown() -> None:
+    # Was a WARNING failure: support that cannot be decided is UNKNOWN with the reason.
     assert judge(MILESTONE, se("dcache.example", "10.2.0"), as_of=date(2025, 1, 1)).passed
     unlisted = judge(MILESTONE, se("dcache.example", "40.0.1"), as_of=date(2025, 1, 1))
-    assert not unlisted.passed and unlisted.severity is Severity.WARNING
-    assert "series 40.0 is not in the dCache series table" in unlisted.message
+    assert unlisted.passed and unlisted.failures == ()
+    assert unlisted.unknown == ("dcache.example runs dCache 40.0.1: feature series 40.0 (past the dCache "
+                                "series table; every N.2 is golden) is not expected before about 2053-06-16 "
+                                "(extrapolated), yet seen on 2025-01-01: a mistyped version, or the table is "
+                                "missing series")
 
 
 @pytest.mark.parametrize("deny, denied", [
@@ -190,3 +194,33 @@ def test_assess_through_the_check_uses_request_date_and_flags() -> None:
 ])
 def test_requests_for_site(site: Site, expected: list[dict[str, Any]]) -> None:
     assert [dict(o) for o in CHECK.requests_for_site(site)] == expected
+
+
+@pytest.mark.parametrize("version", ["2.6.0-SNAPSHOT", "3.0.0-rc1", "1.9.5-20rc1", "1.9.5-preview3"])
+def test_prerelease_is_not_compliant(version: str) -> None:
+    # Was COMPLIANT under supported: true: production milestones want releases.
+    result = judge({"supported": True}, se("srm.example", version), as_of=date(2017, 1, 1))
+    assert not result.passed and result.severity is Severity.CRITICAL
+    assert result.failures[0].message == (f"srm.example runs dCache {version}, a pre-release "
+                                          "(development build), not a release")
+    assert "install a dCache release on srm.example" in result.remediation
+    # The same for a milestone with only a minimum ...
+    assert not judge({"min": "1.9.4-0"}, se("srm.example", version), as_of=date(2017, 1, 1)).passed
+    # ... unless the milestone allows pre-releases.
+    allowed = judge({"min": "1.9.4-0", "prerelease": True}, se("srm.example", version), as_of=date(2017, 1, 1))
+    assert allowed.failures == ()
+
+
+def test_prerelease_key_is_validated() -> None:
+    assert rules_from({"prerelease": False}).prerelease is False
+    with pytest.raises(ValueError, match="prerelease: expected true or false, got 'no'"):
+        rules_from({"prerelease": "no"})
+
+
+def test_series_not_yet_released_is_unknown() -> None:
+    # 1.9.9 was released in August 2010: in June it is a development build or our date is early.
+    result = judge(MILESTONE, se("srm.example", "1.9.9-1"), as_of=date(2010, 6, 8))
+    assert result.failures == ()
+    assert result.unknown == ("srm.example runs dCache 1.9.9-1: feature series 1.9.9 is not released on "
+                              "2010-06-08 per the dCache series table (released 2010-08-02): a pre-release "
+                              "build, or the table's date is early")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -63,8 +63,11 @@ def test_support_on_a_date() -> None:
     assert past.supported is False and f"past its end of support ({end})" in past.message
     old = table.support((1, 9, 4), june2010)
     assert old.supported is False and "out of support (older than 1.9.5" in old.message
+    # Past the table but not expected for decades: the table cannot tell (was: "not in the table").
     unlisted = table.support((40, 0), june2010)
-    assert unlisted.supported is None and "not in the dCache series table" in unlisted.message
+    assert unlisted.supported is None and "is not expected before about 2053-06-16" in unlisted.message
+    never = table.support((2, 17), june2010)
+    assert never.supported is None and "not in the dCache series table" in never.message
 
 
 def test_derive_support_rules() -> None:
@@ -118,3 +121,54 @@ def test_not_a_table(tmp_path: Path) -> None:
     path = write(tmp_path / "x.yaml", "- just a list\n")
     with pytest.raises(ConfigError, match=r"x.yaml:1: expected a mapping with a 'series' list"):
         load_series_table(path)
+
+
+# --- release day, last day and the day after; extrapolation past the table ---------
+
+
+@pytest.mark.parametrize("series, released, last", [
+    ((1, 9, 5), date(2009, 11, 16), date(2012, 5, 7)),     # golden: until 2.2 (second golden after)
+    ((1, 9, 7), date(2010, 3, 22), date(2012, 5, 7)),      # feature: with 1.9.5
+    ((2, 10), date(2014, 6, 16), date(2016, 7, 4)),        # golden: until 2.16
+    ((3, 2), date(2017, 8, 7), date(2019, 6, 24)),         # golden: until 5.2
+    ((8, 1), date(2022, 3, 21), date(2023, 6, 19)),        # feature: with 7.2
+    ((9, 2), date(2023, 6, 19), date(2025, 6, 16)),        # golden: until 11.2
+])
+def test_series_edges(series: tuple[int, ...], released: date, last: date) -> None:
+    table = bundled_table()
+    day = timedelta(days=1)
+    before = table.support(series, released - day)
+    assert before.supported is None
+    assert f"is not released on {released - day} per the dCache series table (released {released})" \
+        in before.message
+    assert table.support(series, released).supported is True
+    assert table.support(series, last).supported is True
+    after = table.support(series, last + day)
+    assert after.supported is False and f"past its end of support ({last})" in after.message
+
+
+@pytest.mark.parametrize("series, day, supported, text", [
+    # 10.2's second successor is 12.2, expected about 2026-06-16 (11.2 + one year).
+    ((10, 2), date(2026, 3, 31), True, "supported until about 2026-06-16 (extrapolated"),
+    ((10, 2), date(2026, 4, 16), True, "supported until about 2026-06-16"),
+    ((10, 2), date(2026, 4, 17), None, "within 60 days of its expected end of support (about 2026-06-16"),
+    ((10, 2), date(2026, 8, 15), None, "within 60 days"),
+    ((10, 2), date(2026, 8, 16), False, "past its expected end of support (about 2026-06-16"),
+    # A feature series ends with the golden before it (11.1 with 10.2).
+    ((11, 1), date(2026, 3, 31), True, "feature series 11.1, supported until about 2026-06-16"),
+    ((11, 1), date(2026, 11, 30), False, "feature series 11.1 is past its expected end of support"),
+    ((11, 2), date(2026, 11, 30), True, "golden series 11.2, supported until about 2027-06-16"),
+    # Past the table: every N.2 golden, N.0/N.1 feature series.
+    ((12, 2), date(2026, 11, 30), True,
+     "golden series 12.2 (past the dCache series table; every N.2 is golden), supported until about 2028-06-16"),
+    ((12, 0), date(2026, 1, 10), True, "feature series 12.0 (past the dCache series table; every N.2 is golden), "
+                                       "supported until about 2027-06-16"),
+    ((12, 2), date(2028, 8, 16), False, "past its expected end of support (about 2028-06-16"),
+    ((13, 2), date(2026, 11, 30), None, "is not expected before about 2027-06-16"),
+    # Not the N.0-N.2 pattern: not a series dCache would release.
+    ((12, 5), date(2026, 11, 30), None, "not in the dCache series table"),
+])
+def test_extrapolation(series: tuple[int, ...], day: date, supported: bool | None, text: str) -> None:
+    support = bundled_table().support(series, day)
+    assert support.supported is supported, support.message
+    assert text in support.message

@@ -13,8 +13,15 @@
     true: the series must be a golden series.
 ``supported``
     true: the series must be within its support period on the evaluation date,
-    per the series table. Running a series past its end of support is its own
-    finding.
+    per the series table (extrapolated past it, see ``gridready.dcache.series``).
+    Running a series past its end of support is its own finding; where the
+    table cannot decide (a series before its release date, an unknown series,
+    near an extrapolated end) the SE is UNKNOWN with the reason, not a failure.
+``prerelease``
+    false (the default): a pre-release (``2.6.0-SNAPSHOT``, ``3.0.0-rc1``,
+    ``1.9.5-20rc1``) fails whatever else the milestone says: production
+    milestones want releases, and a development build is not supported. true
+    lets pre-releases be judged like releases (e.g. for a test-bed milestone).
 
 The command line's ``--min`` replaces ``min`` and ``--deny`` adds patterns.
 Everything here is pure: the series table and the date are passed in.
@@ -33,7 +40,7 @@ from gridready.dcache.series import SeriesTable
 from gridready.dcache.version import (DcacheVersion, Series, VersionError, VersionPattern,
                                       parse_series, series_name)
 
-EXPECT_KEYS = ("min", "deny", "series", "golden", "supported")
+EXPECT_KEYS = ("min", "deny", "series", "golden", "supported", "prerelease")
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,7 @@ class VersionRules:
     series: tuple[Series, ...] = ()
     golden: bool = False
     supported: bool = False
+    prerelease: bool = False
 
 
 def _text_list(value: Any, key: str) -> list[str]:
@@ -82,12 +90,13 @@ def rules_from(expect: Mapping[str, Any], cli_min: str | None = None,
         except VersionError as exc:
             raise VersionError(f"series: {exc}") from None
     flags: dict[str, bool] = {}
-    for key in ("golden", "supported"):
+    for key in ("golden", "supported", "prerelease"):
         value = expect.get(key, False)
         if not isinstance(value, bool):
             raise VersionError(f"{key}: expected true or false, got {value!r}")
         flags[key] = value
-    return VersionRules(minimum, tuple(deny), tuple(series), flags["golden"], flags["supported"])
+    return VersionRules(minimum, tuple(deny), tuple(series), flags["golden"], flags["supported"],
+                        flags["prerelease"])
 
 
 def validate_expect(expect: Mapping[str, Any]) -> list[str]:
@@ -113,19 +122,29 @@ def assess(observation: DcacheObservation, rules: VersionRules, table: SeriesTab
         others = "; ".join(f"{e.name} runs {e.implementation}, not dCache" for e in observation.others)
         return Assessment(applicable=False, summary=others or f"no dCache storage in {observation.where}")
     findings: list[Finding] = []
+    unknown: list[str] = []
     for element in dcache:
-        findings.extend(_judge(element, rules, table, as_of))
-    return Assessment(tuple(findings))
+        judged, why = _judge(element, rules, table, as_of)
+        findings.extend(judged)
+        if why:
+            unknown.append(why)
+    return Assessment(tuple(findings), unknown="; ".join(unknown))
 
 
 def _judge(element: StorageElement, rules: VersionRules, table: SeriesTable,
-           as_of: date) -> list[Finding]:
+           as_of: date) -> tuple[list[Finding], str]:
+    """The SE's findings, and why its support could not be decided ("" when it could)."""
     version = element.version
     name = element.name
     support = table.support(version.series, as_of)
     # (message tail, remediation, severity); the subject is prepended below.
     failed: list[tuple[str, str, Severity]] = []
+    undecided = ""
 
+    if version.prerelease and not rules.prerelease:
+        failed.append((", a pre-release (development build), not a release",
+                       f"install a dCache release on {name} (not a SNAPSHOT, rc or preview build)",
+                       Severity.CRITICAL))
     if rules.minimum is not None and version < rules.minimum:
         failed.append((f", older than the minimum {rules.minimum}",
                        f"upgrade {name} to dCache {rules.minimum} or later", Severity.CRITICAL))
@@ -149,19 +168,20 @@ def _judge(element: StorageElement, rules: VersionRules, table: SeriesTable,
                        f"upgrade {name} to a supported series{_goldens(table, as_of)}",
                        Severity.CRITICAL))
     elif rules.supported and support.supported is None:
-        failed.append((f": {support.message}", "add the series to the dCache series table",
-                       Severity.WARNING))
+        # Not a failure: the table cannot tell (evidence rule: UNKNOWN with the reason).
+        undecided = f"{name} runs dCache {version}: {support.message}"
     if not failed:
-        context = support.info.describe() if support.info is not None else f"{version.kind} series"
-        return [Finding(True, f"{element.describe()} ({context})")]
+        context = support.message if support.supported else (
+            support.info.describe() if support.info is not None else f"{version.kind} series")
+        return [Finding(True, f"{element.describe()} ({context})")], undecided
     # The first failure says what the SE publishes (both versions when sources
     # disagree); the others only name it, to keep the status line readable.
     subjects = [element.describe()] + [f"{name} runs dCache {version}"] * (len(failed) - 1)
     return [Finding(False, subject + tail, remedy, severity)
-            for subject, (tail, remedy, severity) in zip(subjects, failed)]
+            for subject, (tail, remedy, severity) in zip(subjects, failed)], undecided
 
 
 def _goldens(table: SeriesTable, as_of: date) -> str:
     names = [e.name for e in table.entries
-             if e.golden and e.released <= as_of and e.supported_on(as_of)]
+             if e.golden and table.support(e.series, as_of).supported is True]
     return f" (golden series supported on {as_of}: {', '.join(names)})" if names else ""

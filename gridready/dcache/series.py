@@ -8,15 +8,34 @@ support of the golden series before it. A golden series whose second successor
 is not in the table yet is supported open-endedly.
 
 A series older than every series in the table is out of support (the table
-starts with the first golden release, 1.9.5); a newer or otherwise unlisted
-series cannot be judged and says so.
+starts with the first golden release, 1.9.5).
+
+Past the table, the policy is extrapolated rather than giving up: from 3.x on
+every ``N.2`` is golden and goldens come about once a year, so golden ``N.2``
+after the table's last golden is expected one year per step after it, on the
+same day of the year. A golden whose second successor is not in the table (the
+table's last two goldens, and any later one) ends on that successor's
+*expected* release; a feature series ends with the golden before it. An end of
+support that is only expected is trusted when the day is more than
+``EXTRAPOLATION_MARGIN`` away from it; nearer, the table cannot tell (None:
+UNKNOWN with the reason). A series past the table is assumed released (it was
+seen running); one that fits neither the table nor the ``N.0/N.1/N.2`` pattern
+after it (e.g. ``2.17``, never released) cannot be judged either.
+
+Before its release date (per the table) a series is not "supported": the day
+is before the release, so the build is a pre-release or the table's date is
+off by a few weeks (the dates are approximate). Treating it as supported
+because it is newer than the current golden would pass a development build;
+calling it unsupported would fail a site for our own date error. So the
+answer is None (UNKNOWN, naming the release date); pre-release versions are
+refused separately by the rules (``prerelease``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +46,10 @@ KINDS = ("golden", "feature")
 #: Records one problem at a YAML path.
 Problem = Callable[[tuple[str | int, ...], str], None]
 _ENTRY_KEYS = ("series", "kind", "released", "supported_until", "note")
+#: How near an extrapolated end of support the table stops deciding.
+EXTRAPOLATION_MARGIN = timedelta(days=60)
+#: Extrapolated goldens computed past the table's last one, at most.
+_MAX_EXTRAPOLATED = 200
 
 
 @dataclass(frozen=True)
@@ -82,18 +105,100 @@ class SeriesTable:
         name = series_name(series)
         info = self.get(series)
         if info is not None:
-            if info.supported_on(day):
-                return Support(series, info, True, info.describe())
-            return Support(series, info, False,
-                           f"{info.kind} series {name} is past its end of support "
-                           f"({info.supported_until})")
+            if day < info.released:
+                return Support(series, info, None,
+                               f"{info.kind} series {name} is not released on {day} per the dCache series "
+                               f"table (released {info.released}): a pre-release build, or the table's "
+                               "date is early")
+            if info.supported_until is not None:
+                if info.supported_on(day):
+                    return Support(series, info, True, info.describe())
+                return Support(series, info, False,
+                               f"{info.kind} series {name} is past its end of support "
+                               f"({info.supported_until})")
+            return self._expected(series, info.golden, info, day)
         if self.entries and series < self.entries[0].series:
             return Support(series, None, False,
                            f"series {name} is out of support (older than {self.entries[0].name}, "
                            "the first series in the dCache series table)")
+        if self.entries and series > self.entries[-1].series and _after_table_shape(series):
+            return self._expected(series, is_golden(series), None, day)
         return Support(series, None, None,
                        f"series {name} is not in the dCache series table "
                        f"{self.path or '(bundled)'}, so its support cannot be judged")
+
+    def _expected(self, series: Series, golden: bool, info: SeriesInfo | None, day: date) -> Support:
+        """Support from the extrapolated golden releases (see the module docstring)."""
+        name = series_name(series)
+        kind = "golden" if golden else "feature"
+        end = self.expected_end(series, golden)
+        where = "" if info is not None else " (past the dCache series table; every N.2 is golden)"
+        if end is None:
+            return Support(series, info, None, f"{kind} series {name}{where}: no earlier golden series "
+                                               "to take the end of support from")
+        if info is None:
+            # Not before the golden it follows (feature) or its own (golden) is expected.
+            goldens = self.golden_releases(series)
+            start = max((released for g, released in goldens if g <= series), default=None)
+            if start is not None and day + EXTRAPOLATION_MARGIN < start:
+                return Support(series, info, None,
+                               f"{kind} series {name}{where} is not expected before about {start} "
+                               f"(extrapolated), yet seen on {day}: a mistyped version, or the table "
+                               "is missing series")
+        if day + EXTRAPOLATION_MARGIN < end:
+            return Support(series, info, True,
+                           f"{kind} series {name}{where}, supported until about {end} "
+                           "(extrapolated: one N.2 golden a year)")
+        if day > end + EXTRAPOLATION_MARGIN:
+            return Support(series, info, False,
+                           f"{kind} series {name}{where} is past its expected end of support (about {end}, "
+                           "extrapolated: one N.2 golden a year); add the goldens released since to the "
+                           "dCache series table")
+        return Support(series, info, None,
+                       f"{kind} series {name}{where} is within {EXTRAPOLATION_MARGIN.days} days of its "
+                       f"expected end of support (about {end}, extrapolated), so the table cannot tell: "
+                       "add the goldens released since to the dCache series table")
+
+    def golden_releases(self, beyond: Series) -> list[tuple[Series, date]]:
+        """The table's goldens, then extrapolated ones (N.2, a year apart) until two past ``beyond``."""
+        goldens = [(e.series, e.released) for e in self.entries if e.golden]
+        if not goldens:
+            return goldens
+        last, released = goldens[-1]
+        major = last[0]
+        for _ in range(_MAX_EXTRAPOLATED):
+            if sum(1 for g, _ in goldens if g > beyond) >= 2:
+                break
+            major = max(major + 1, 3)
+            step = (major, 2)
+            if step <= last:
+                continue
+            released = _years_later(released, 1)
+            goldens.append((step, released))
+        return goldens
+
+    def expected_end(self, series: Series, golden: bool) -> date | None:
+        """The (possibly extrapolated) last day of support of ``series``; None without an earlier golden."""
+        goldens = self.golden_releases(series)
+        if not golden:
+            earlier = [g for g, _ in goldens if g < series]
+            if not earlier:
+                return None
+            series = earlier[-1]
+        later = [released for g, released in goldens if g > series]
+        return later[1] if len(later) >= 2 else None
+
+
+def _years_later(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _after_table_shape(series: Series) -> bool:
+    """Whether a series past the table fits the pattern dCache has used since 3.x (N.0, N.1, N.2)."""
+    return len(series) == 2 and series[0] >= 3 and 0 <= series[1] <= 2
 
 
 def derive_support(entries: Sequence[tuple[Series, bool, date]]) -> dict[Series, date | None]:
