@@ -155,3 +155,78 @@ def test_scalar_context_none_means_no_threshold() -> None:
     metric = nagiosplugin.Metric("x", -5.0, context="x")
     assert ctx.evaluate(metric, None).state == nagiosplugin.Ok
     assert nagiosplugin.ScalarContext("x").evaluate(metric, None).state == nagiosplugin.Critical
+
+
+# --spool DIR: the probe hands its result to `gridready publish --flush` (no shell in between).
+
+def spooled(directory: Path) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted(directory.glob("*.msg"))]
+
+
+def test_spool_gets_the_json_result_and_the_output_is_unchanged(rules: Path, tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    base = ["--mode", "fail", "--as-of", "2010-10-01", "--site", "RAL-LCG2"]
+    rc, plain = probe(rules, *base)
+    rc_spooled, lines = probe(rules, *base, "--spool", str(spool))
+    assert (rc, rc_spooled) == (2, 2) and lines == plain
+    rc, out = probe(rules, *base, "--spool", str(spool), "--format", "json")
+    assert rc == 2
+    first, second = spooled(spool)
+    assert first["destination"] == "" and first["headers"] == {"content-type": "application/json"}
+    assert (spool / "0000000000000001.msg").exists() and (spool / "0000000000000002.msg").exists()
+    body = json.loads(str(second["body"]))
+    assert body == json.loads("\n".join(out))
+    assert (body["schema"], body["site"], body["state"]) == ("gridready.result/1", "RAL-LCG2", "CRITICAL")
+    assert oct(spool.stat().st_mode & 0o777) == "0o700"
+
+
+@pytest.mark.parametrize("mode, code", [("pass", 0), ("fail", 2), ("error", 3)])
+def test_a_full_spool_keeps_the_state_and_adds_one_line(rules: Path, tmp_path: Path, mode: str, code: int) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    with open(spool / "0000000000000001.msg", "wb") as f:   # sparse: the 512 MiB byte bound, no disk used
+        f.truncate(512 * 1024 * 1024)
+    base = ["--mode", mode, "--as-of", "2010-10-01", "--site", "RAL-LCG2"]
+    _, plain = probe(rules, *base)
+    rc, lines = probe(rules, *base, "--spool", str(spool))
+    assert rc == code
+    assert lines[:-1] == plain
+    assert lines[-1] == (f"not spooled: {spool}: spool full (1 messages, 536870912 bytes; bounds 100000 messages, "
+                         f"536870912 bytes): 1 results not spooled")
+    assert sorted(p.name for p in spool.glob("*.msg")) == ["0000000000000001.msg"]
+
+
+def test_an_unusable_spool_keeps_the_state(rules: Path, tmp_path: Path) -> None:
+    blocker = write(tmp_path / "file", "x")
+    base = ["--mode", "fail", "--as-of", "2010-10-01", "--site", "RAL-LCG2"]
+    rc, lines = probe(rules, *base, "--spool", str(blocker))
+    assert rc == 2 and lines[-1] == f"not spooled: {blocker}: the spool is not a directory"
+    rc, lines = probe(rules, *base, "--spool", str(blocker / "sub"))
+    assert rc == 2 and lines[-1] == f"not spooled: {blocker / 'sub'}: cannot create the spool directory: Not a directory"
+    rc, lines = probe(rules, "--mode", "fail", "--as-of", "2010-10-01", "--spool", str(tmp_path / "s"))
+    assert rc == 2 and lines[-1] == (f"not spooled to {tmp_path / 's'}: no site (give --site; gridready consume "
+                                     "needs it)")
+    assert not (tmp_path / "s").exists()
+    # JSON output stays one document: the line goes to stderr.
+    done = run_py(PROBE, "--milestones", str(rules), *base, "--format", "json", "--spool", str(blocker))
+    assert done.returncode == 2 and json.loads(done.stdout)["state"] == "CRITICAL"
+    assert done.stderr == f"not spooled: {blocker}: the spool is not a directory\n"
+
+
+def test_a_spool_locked_by_a_hung_writer_does_not_hang_the_probe(rules: Path, tmp_path: Path) -> None:
+    import fcntl
+    import os
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    fd = os.open(spool / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        rc, lines = probe(rules, "--mode", "fail", "--as-of", "2010-10-01", "--site", "RAL-LCG2", "-t", "1",
+                          "--spool", str(spool))
+        assert time.monotonic() - started < 1 + 2
+    finally:
+        os.close(fd)
+    assert rc == 2 and lines[0].startswith("XROOTD CRITICAL - ")
+    assert lines[-1] == f"not spooled to {spool}: the probe's timeout expired while writing it"
+    assert list(spool.glob("*.msg")) == [] and list(spool.glob(".tmp-*")) == []

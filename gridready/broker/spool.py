@@ -12,6 +12,13 @@ publishes at once never reuse a number).
 Bounded: at most ``max_count`` messages and ``max_bytes`` bytes; a message
 that would exceed either is refused with :class:`SpoolFull` (the command then
 fails, naming the spool, and its input stays where it was).
+
+An entry whose destination is ``""`` (:data:`UNADDRESSED`) holds a
+``gridready.result/1`` body that a probe handed off (``check_* --spool
+DIR``, :func:`hand_off`): the probe does not know the broker's layout, so
+``gridready publish`` sends it to its own ``--destination`` (as it is) and/or
+``--metric-destination`` (as metricOutput) and removes the entry once every
+one of them was confirmed.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import fcntl
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +42,10 @@ DEFAULT_MAX_BYTES = 512 * 1024 * 1024
 #: Largest spooled message file read back (a result is capped at 4 MiB, plus JSON quoting).
 MAX_ENTRY_BYTES = 16 * 1024 * 1024
 _NAME = re.compile(r"(\d{16})\.msg")
+#: The destination of a result handed off by a probe: publish chooses where it goes.
+UNADDRESSED = ""
+#: Longest wait for another writer's lock (a publish adding its leftovers takes well under this).
+LOCK_SECONDS = 10.0
 
 
 class SpoolError(GridreadyError):
@@ -59,10 +71,13 @@ class Spool:
     """A spool directory; created (mode 0700) if missing."""
 
     def __init__(self, path: str, *, max_count: int = DEFAULT_MAX_COUNT,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES, lock_seconds: float = LOCK_SECONDS) -> None:
         self.path = path
         self.max_count = max_count
         self.max_bytes = max_bytes
+        self.lock_seconds = lock_seconds
+        if os.path.lexists(path) and (os.path.islink(path) or not os.path.isdir(path)):
+            raise SpoolError(f"{path}: the spool is not a directory")
         try:
             os.makedirs(path, mode=0o700, exist_ok=True)
         except OSError as exc:
@@ -77,7 +92,17 @@ class Spool:
         except OSError as exc:
             raise SpoolError(f"{self.path}: cannot lock the spool: {exc.strerror or exc}") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Polled, not blocking: a writer that hangs holding the lock must not hang us.
+            end = time.monotonic() + self.lock_seconds
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= end:
+                        raise SpoolError(f"{self.path}: the spool stayed locked by another writer for "
+                                         f"{self.lock_seconds:g} s") from None
+                    time.sleep(0.05)
             yield
         finally:
             os.close(fd)
@@ -175,3 +200,12 @@ class Spool:
             except OSError as exc:
                 raise SpoolError(f"{self.path}: cannot remove sent message {message.spooled}: "
                                  f"{exc.strerror or exc}") from None
+
+
+def hand_off(path: str, body: str) -> int:
+    """Spool one probe result (``gridready.result/1`` JSON text) unaddressed, for a later
+    ``gridready publish --flush --spool path``; the count of messages now waiting.
+    SpoolError (naming the spool) when it cannot be written or is full."""
+    spool = Spool(path)
+    spool.add([Message(UNADDRESSED, body, {"content-type": "application/json"})])
+    return len(spool)

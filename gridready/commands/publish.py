@@ -6,7 +6,9 @@ Inputs: result files (``gridready.result/1``, read and validated exactly as
 consume`` reads) and/or as a WLCG metricOutput message to
 ``--metric-destination`` (what SAM/ARGO consumers read).
 
-Order: the spool first (oldest first), then the new results. When no broker
+Order: the spool first (oldest first), then the new results. A result a
+probe handed off with ``--spool DIR`` (no destination of its own) goes to
+this run's ``--destination`` and/or ``--metric-destination``. When no broker
 answers within the bounded retries, or the connection breaks, everything not
 receipted goes to ``--spool`` and is sent by the next publish (or
 ``--flush``). Exit codes: 0 everything delivered, 1 some results are in the
@@ -108,6 +110,34 @@ def _messages(results: list[Any], args: argparse.Namespace) -> list[Any]:
     return out
 
 
+def _address(backlog: list[Any], args: argparse.Namespace) -> list[Any]:
+    """The spool's messages to send: a result a probe handed off unaddressed (spool.UNADDRESSED)
+    goes to --destination as it is and/or --metric-destination as metricOutput, each part
+    naming the same spool file. SpoolError names an entry that is not a valid result."""
+    from gridready.broker.spool import UNADDRESSED, Message, SpoolError
+    from gridready.errors import SourceError
+    from gridready.metricoutput import message as metric_message
+    from gridready.result import parse_result, utc_now
+
+    now = utc_now()
+    out: list[Any] = []
+    for m in backlog:
+        if m.destination != UNADDRESSED:
+            out.append(m)
+            continue
+        where = f"{args.spool}/{m.spooled}"
+        try:
+            result = parse_result(m.body.encode("utf-8"), where, now)
+        except SourceError as exc:
+            raise SpoolError(f"unreadable spooled message: {exc}") from None
+        if args.destination:
+            out.append(Message(args.destination, m.body, {"content-type": "application/json"}, m.spooled))
+        if args.metric_destination:
+            out.append(Message(args.metric_destination, metric_message(result, now, args.vo),
+                               {"content-type": "text/plain"}, m.spooled))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     from gridready.broker.config import BrokerError, check_destination
     from gridready.broker.publisher import BrokerUnavailable, Publisher
@@ -152,7 +182,12 @@ def run(args: argparse.Namespace) -> int:
         with Store(str(db), readonly=True) as store:
             results.extend(store.results(since))
     new = _messages(results, args)
-    backlog = list(spool.messages()) if spool else []
+    backlog = _address(list(spool.messages()), args) if spool else []
+    # A spool file goes once every message made from it was confirmed (a handed-off result may
+    # make two: JSON and metricOutput).
+    parts: dict[str, int] = {}
+    for m in backlog:
+        parts[m.spooled] = parts.get(m.spooled, 0) + 1
 
     publisher = Publisher(options, attempts=args.retries, backoff=args.backoff)
     delivered = 0
@@ -161,7 +196,9 @@ def run(args: argparse.Namespace) -> int:
         nonlocal delivered
         delivered += 1
         if message.spooled and spool is not None:
-            spool.remove(message)
+            parts[message.spooled] -= 1
+            if parts[message.spooled] == 0:
+                spool.remove(message)
 
     try:
         publisher.connect()

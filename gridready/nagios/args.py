@@ -87,5 +87,8 @@ def build_parser(check: Check) -> ProbeArgumentParser:
                         help="evaluation date (default: today, UTC)")
     common.add_argument("--format", choices=("nagios", "json"), default="nagios",
                         help="output format (default nagios)")
+    common.add_argument("--spool", metavar="DIR",
+                        help="also write the gridready.result/1 JSON into this publish spool, for "
+                             "`gridready publish --flush --spool DIR` to send (never changes the exit code)")
     check.add_arguments(parser)
     return parser

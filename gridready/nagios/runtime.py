@@ -112,8 +112,30 @@ def _probe(check: Check, args: Any, deadline: Deadline, out: TextIO) -> int:
     result.state = State(evaluated.state.code)
     if result.timeout is not None:
         result.state = State[args.timeout_state.upper()]
+    note = _hand_off(args.spool, result) if args.spool else None
     if args.format == "json":
         out.write(json_text(result))
+        if note:
+            sys.stderr.write(note + "\n")      # stdout stays one JSON document
     else:
         out.write(nagios_text(result, result.state, evaluated.perfdata, args.verbose))
+        if note:
+            out.write(clean(note) + "\n")
     return result.state.value
+
+
+def _hand_off(directory: str, result: Any) -> str | None:
+    """Write ``result`` into the publish spool ``directory``; None when done, else the one line
+    saying why not. The probe's state is decided already and a spool problem does not change it."""
+    if not result.site:
+        return f"not spooled to {directory}: no site (give --site; gridready consume needs it)"
+    from gridready.broker.spool import SpoolError, hand_off
+
+    try:
+        hand_off(directory, json_text(result))
+    except SpoolError as exc:
+        return f"not spooled: {exc}"
+    except CheckTimeout:
+        # The probe's -t alarm fired while writing: the result stands, the spool did not get it.
+        return f"not spooled to {directory}: the probe's timeout expired while writing it"
+    return None
