@@ -91,7 +91,7 @@ def _scan_events(text: str, filename: str) -> None:
             line = event.start_mark.line + 1
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
                 raise ConfigError([f"{filename}:{line}: YAML anchors/aliases are not supported "
-                                   "in gridready configuration; write the value out"])
+                                   "in gridready configuration (write the value out)"])
             tag = getattr(event, "tag", None)
             if tag is not None:
                 raise ConfigError([f"{filename}:{line}: explicit YAML tags ({one_line(tag)}) are not "
@@ -115,7 +115,7 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list
             name = str(key.value)
             if key.tag == _MERGE_TAG:
                 problems.append(f"{filename}:{key.start_mark.line + 1}: YAML merge keys ('<<') "
-                                "are not supported in gridready configuration; write the keys out")
+                                "are not supported in gridready configuration (write the keys out)")
                 continue
             if name in seen:
                 problems.append(f"{filename}:{key.start_mark.line + 1}: duplicate key '{name}'")

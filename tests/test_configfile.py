@@ -197,7 +197,7 @@ def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
     assert time.monotonic() - started < 1.0
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 50_000  # KiB
     assert info.value.problems == [f"{path}:2: YAML anchors/aliases are not supported in "
-                                   "gridready configuration; write the value out"]
+                                   "gridready configuration (write the value out)"]
 
 
 @pytest.mark.parametrize("text, line", [
@@ -208,14 +208,14 @@ def test_alias_bomb_is_refused_before_expansion(tmp_path: Path) -> None:
 def test_anchors_and_aliases_are_refused(tmp_path: Path, text: str, line: int) -> None:
     (p,) = problems(tmp_path, text)
     assert p == (f"{tmp_path / 'milestones.yaml'}:{line}: YAML anchors/aliases are not supported "
-                 "in gridready configuration; write the value out")
+                 "in gridready configuration (write the value out)")
 
 
 def test_merge_key_is_refused(tmp_path: Path) -> None:
     text = GOOD.replace("    warn_days: 30\n", "    <<: {warn_days: 30}\n")
     (p,) = problems(tmp_path, text)
     assert p == (f"{tmp_path / 'milestones.yaml'}:6: YAML merge keys ('<<') are not supported "
-                 "in gridready configuration; write the keys out")
+                 "in gridready configuration (write the keys out)")
 
 
 @pytest.mark.parametrize("value, why", [

@@ -279,8 +279,8 @@ def test_redirect_from_https_to_http_is_refused(server: RunningServer) -> None:
             url = secure.url("/srr")
             with pytest.raises(SourceError) as caught:
                 fetch_json(url, Deadline(5), trusted(secure))
-        assert str(caught.value) == (f"{url}: redirected to {target}, which leaves HTTPS (the document "
-                                     "would not be authenticated); refused")
+        assert str(caught.value) == (f"{url}: redirect to {target} refused: it leaves HTTPS (the "
+                                     "document would not be authenticated)")
         assert plain.seen == []  # the unauthenticated document was never even requested
 
 
@@ -301,7 +301,7 @@ def test_redirect_to_another_host_is_refused_unless_allowed() -> None:
         url = secure.url("/old")
         with pytest.raises(SourceError) as caught:
             fetch_json(url, Deadline(5), trusted(secure))
-        assert str(caught.value) == f"{url}: redirected to {target}, another host; refused"
+        assert str(caught.value) == f"{url}: redirect to {target} refused: another host"
         assert fetch(url, Deadline(5), trusted(secure), other_hosts=True)[1] == b"[2]"
 
 
@@ -312,9 +312,9 @@ def test_redirect_from_http_to_https_on_the_same_host_is_followed() -> None:
 
 
 @pytest.mark.parametrize("location, why", [
-    ("ftp://127.0.0.1/srr", "redirected to ftp://127.0.0.1/srr, not an http(s) URL; refused"),
-    ("file:///etc/passwd", "redirected to file:///etc/passwd, not an http(s) URL; refused"),
-    ("http://127.0.0.1/\x1b[2J", r"redirected to http://127.0.0.1/\x1b[2J, which leaves HTTPS"),
+    ("ftp://127.0.0.1/srr", "redirect to ftp://127.0.0.1/srr refused: not an http(s) URL"),
+    ("file:///etc/passwd", "redirect to file:///etc/passwd refused: not an http(s) URL"),
+    ("http://127.0.0.1/\x1b[2J", r"redirect to http://127.0.0.1/\x1b[2J refused: it leaves HTTPS"),
     (None, "redirect without a Location header"),
 ])
 def test_bad_redirect_targets(location: str | None, why: str) -> None:

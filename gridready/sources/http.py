@@ -322,12 +322,12 @@ def _redirect_target(url: str, current: str, location: str | None, other_hosts: 
     parts, here = urlsplit(target), urlsplit(current)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise SourceError(f"{url}: redirected to {shown}, not an http(s) URL; refused")
+        raise SourceError(f"{url}: redirect to {shown} refused: not an http(s) URL")
     if urlsplit(url).scheme.lower() == "https" and scheme != "https":
-        raise SourceError(f"{url}: redirected to {shown}, which leaves HTTPS (the document would "
-                          "not be authenticated); refused")
+        raise SourceError(f"{url}: redirect to {shown} refused: it leaves HTTPS (the document "
+                          "would not be authenticated)")
     if not other_hosts and (parts.hostname or "").lower() != (here.hostname or "").lower():
-        raise SourceError(f"{url}: redirected to {shown}, another host; refused")
+        raise SourceError(f"{url}: redirect to {shown} refused: another host")
     return target
 
 

@@ -20,7 +20,7 @@ from tests.test_configfile import GOOD, bomb
 
 REPO = Path(__file__).resolve().parents[2]
 SITES = "sites:\n  - {name: RAL-LCG2, tier: 1, bdii: 'ldap://127.0.0.1:1'}\n"
-ALIAS = "YAML anchors/aliases are not supported in gridready configuration; write the value out"
+ALIAS = "YAML anchors/aliases are not supported in gridready configuration (write the value out)"
 
 
 @pytest.fixture()
@@ -82,7 +82,7 @@ def test_rules_validate_refuses_dev_zero() -> None:
     ("bomb", 2, ALIAS),
     ("self", 1, ALIAS),
     ("anchor", 2, ALIAS),
-    ("merge", 6, "YAML merge keys ('<<') are not supported in gridready configuration; write the keys out"),
+    ("merge", 6, "YAML merge keys ('<<') are not supported in gridready configuration (write the keys out)"),
     ("inf", 10, "milestones[0].timeout: inf is not a finite number"),
     ("nan", 10, "milestones[0].timeout: nan is not a finite number"),
     ("huge", 10, "milestones[0].timeout: must be more than 0 and at most 3600 seconds, got 1e+300"),

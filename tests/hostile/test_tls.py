@@ -63,15 +63,15 @@ def test_https_redirect_to_http_is_unknown(secure: RunningServer, plain: Running
     result = srr(secure.url(path), "--capath", secure.ca_file)
     assert_clean(result, 3, within=10)
     assert status_line(result) == (
-        f"DCACHE_VERSION UNKNOWN - dcache-supported-release UNKNOWN: {secure.url(path)}: redirected to "
-        f"{plain.url('/srr')}, which leaves HTTPS (the document would not be authenticated), refused")
+        f"DCACHE_VERSION UNKNOWN - dcache-supported-release UNKNOWN: {secure.url(path)}: redirect to "
+        f"{plain.url('/srr')} refused: it leaves HTTPS (the document would not be authenticated)")
     assert len(plain.seen) == before
 
 
 def test_info_service_redirect_to_http_is_unknown(secure: RunningServer, plain: RunningServer) -> None:
     result = run("check_dcache_version", "--info", secure.url("/to-http"), "--se", "dcsrm.usatlas.bnl.gov",
                  *AS_OF, "--capath", secure.ca_file, timeout=30)
-    assert_clean(result, 3, within=10, mentions=f"redirected to {plain.url('/srr')}, which leaves HTTPS")
+    assert_clean(result, 3, within=10, mentions=f"redirect to {plain.url('/srr')} refused: it leaves HTTPS")
 
 
 def test_fts_redirect_to_http_is_unknown(plain: RunningServer) -> None:
@@ -80,7 +80,7 @@ def test_fts_redirect_to_http_is_unknown(plain: RunningServer) -> None:
     with running_https(routes, require_client_cert=True) as fts:
         result = run("check_fts_channels", "--fts", fts.url("/"), "--capath", fts.ca_file,
                      "--proxy", fts.proxy_file(), "--site", "RAL-LCG2", "--as-of", "2010-06-08", timeout=30)
-    assert_clean(result, 3, within=10, mentions=f"redirected to {plain.url('/srr')}, which leaves HTTPS")
+    assert_clean(result, 3, within=10, mentions=f"redirect to {plain.url('/srr')} refused: it leaves HTTPS")
     assert "COMPLIANT" not in result.stdout
 
 
@@ -88,7 +88,7 @@ def test_redirect_to_another_host_is_unknown(secure: RunningServer) -> None:
     target = f"https://localhost:{secure.port}/srr"
     with running_https({"/srr": Response(status=302, headers={"Location": target})}) as other:
         result = srr(other.url("/srr"), "--capath", other.ca_file)
-    assert_clean(result, 3, within=10, mentions=f"{other.url('/srr')}: redirected to {target}, another host")
+    assert_clean(result, 3, within=10, mentions=f"{other.url('/srr')}: redirect to {target} refused: another host")
 
 
 def hashed_dir(tmp_path: Path, ca_file: str) -> str:
