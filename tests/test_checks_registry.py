@@ -108,11 +108,11 @@ site       tier    storage-https-tpc    storage-tokens    storage-tpc-capability
                    due 2025-12-31       due 2026-06-30    due 2026-03-31            due 2026-12-31    due 2027-06-30    due 2026-03-31
 ---------  ------  -------------------  ----------------  ------------------------  ----------------  ----------------  --------------------
 CERN-PROD  0       UNKNOWN              COMPLIANT         COMPLIANT                 COMPLIANT         COMPLIANT         NOT_APPLICABLE
-FZK-LCG2   1       COMPLIANT            COMPLIANT         COMPLIANT                 DUE               COMPLIANT         COMPLIANT
+FZK-LCG2   1       COMPLIANT            COMPLIANT         COMPLIANT                 DUE               COMPLIANT         UNKNOWN
 NDGF-T1    1       OVERDUE (335d)       OVERDUE (154d)    COMPLIANT                 COMPLIANT         COMPLIANT         OVERDUE (245d)
 pic        1       COMPLIANT            COMPLIANT         COMPLIANT                 COMPLIANT         COMPLIANT         COMPLIANT
 RAL-LCG2   1       COMPLIANT            WAIVED            COMPLIANT                 COMPLIANT         PENDING           NOT_APPLICABLE
-compliant          3/5 compliant        3/5 compliant     5/5 compliant             4/5 compliant     4/5 compliant     2/3 compliant
+compliant          3/5 compliant        3/5 compliant     5/5 compliant             4/5 compliant     4/5 compliant     1/3 compliant
 """
 
 

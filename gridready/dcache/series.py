@@ -16,9 +16,10 @@ after the table's last golden is expected one year per step after it, on the
 same day of the year. A golden whose second successor is not in the table (the
 table's last two goldens, and any later one) ends on that successor's
 *expected* release; a feature series ends with the golden before it. An end of
-support that is only expected is trusted when the day is more than
-``EXTRAPOLATION_MARGIN`` away from it; nearer, the table cannot tell (None:
-UNKNOWN with the reason). A series past the table is assumed released (it was
+support that is only expected is trusted to say "still supported" when the
+day is more than ``EXTRAPOLATION_MARGIN`` before it; nearer, and after it,
+the table cannot tell (None: UNKNOWN with the reason): a site is never failed
+on an estimated date, only on a golden release recorded in the table. A series past the table is assumed released (it was
 seen running); one that fits neither the table nor the ``N.0/N.1/N.2`` pattern
 after it (e.g. ``2.17``, never released) cannot be judged either.
 
@@ -150,10 +151,13 @@ class SeriesTable:
                            f"{kind} series {name}{where}, supported until about {end} "
                            "(extrapolated: one N.2 golden a year)")
         if day > end + EXTRAPOLATION_MARGIN:
-            return Support(series, info, False,
+            # The end is only an estimate (the successor golden's release is not
+            # in the table): failing a site on it would be a verdict without evidence.
+            return Support(series, info, None,
                            f"{kind} series {name}{where} is past its expected end of support (about {end}, "
-                           "extrapolated: one N.2 golden a year); add the goldens released since to the "
-                           "dCache series table")
+                           "extrapolated: one N.2 golden a year), but the golden release that ends it is "
+                           "not in the dCache series table, so the table cannot tell: add the goldens "
+                           "released since")
         return Support(series, info, None,
                        f"{kind} series {name}{where} is within {EXTRAPOLATION_MARGIN.days} days of its "
                        f"expected end of support (about {end}, extrapolated), so the table cannot tell: "
