@@ -549,25 +549,26 @@ class Store:
     def iter_results(self, since: datetime | None = None, *, page: int = 500) -> Iterator[ProbeResult]:
         """``results`` as a stream: oldest first, at most ``page`` rows in memory at a time.
 
-        Keyset pages on (checked_at, id), each its own query, so memory stays
-        bounded whatever the history's size and no read transaction is held
-        between pages (a sweep may write meanwhile; rows it adds later in time
-        are included, ones dated before the current page are not).
+        One query read ``page`` rows at a time: with the ``results_by_time``
+        index SQLite walks it in order; on a history written before that index
+        existed (and opened read-only, so it cannot be added) SQLite's sorter
+        orders the rows, spilling to a temporary file beyond its cache, so
+        memory stays bounded either way. The read sees one snapshot of the
+        history (WAL), whatever is written meanwhile.
         """
-        after: tuple[str, int] = (format_time(since) if since is not None else "", -1)
-        while True:
-            try:
-                rows = self._db.execute(
-                    "SELECT check_name, site, host, state, summary, checked_at, timeout, metrics, details,"
-                    " milestones, id FROM results WHERE checked_at > ? OR (checked_at = ? AND id > ?)"
-                    " ORDER BY checked_at, id LIMIT ?", (after[0], after[0], after[1], page)).fetchall()
-            except sqlite3.Error as exc:
-                raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
-            for row in rows:
-                yield _result(row[:-1], self.path)
-            if len(rows) < page:
-                return
-            after = (rows[-1][5], int(rows[-1][-1]))
+        cutoff = format_time(since) if since is not None else ""
+        try:
+            cursor = self._db.execute(
+                "SELECT check_name, site, host, state, summary, checked_at, timeout, metrics, details,"
+                " milestones FROM results WHERE checked_at >= ? ORDER BY checked_at, id", (cutoff,))
+            while True:
+                rows = cursor.fetchmany(page)
+                if not rows:
+                    return
+                for row in rows:
+                    yield _result(row, self.path)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
 
     def span(self) -> tuple[date, date] | None:
         """The UTC days of the first and last stored check (None for an empty history)."""

@@ -1,0 +1,95 @@
+"""``gridready plot --milestone ID``: "compliant sites over time" as PNG or SVG, for slides.
+
+The series is ``gridready history``'s (day D = ``report --as-of D``): compliant
+sites per day (solid) of the sites the milestone applies to (dashed), the
+deadline marked. matplotlib is imported only here (``pip install
+'gridready[plot]'``); without it the command says so in one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from gridready.commands import add_db_option
+from gridready.errors import GridreadyError, UsageError
+
+FORMATS = {".png": "png", ".svg": "svg"}
+
+
+def add_parser(sub: Any) -> None:
+    from gridready.commands.report import day
+    p = sub.add_parser(
+        "plot", help="chart of compliant sites over time for one milestone (png or svg)",
+        description="Draw compliant sites per day for one milestone, with its deadline marked, from the "
+                    "history (day D as `gridready report --as-of D`). Needs matplotlib "
+                    "(pip install 'gridready[plot]').",
+        epilog="Default -o: MILESTONE.png in the working directory. Exit codes: 0 written, 3 an error.")
+    p.add_argument("--milestone", required=True, metavar="ID", help="the milestone to plot")
+    p.add_argument("-o", "--output", metavar="FILE.png|FILE.svg", help="output file (default ID.png)")
+    p.add_argument("--site", action="append", metavar="NAME",
+                   help="only these sites of the inventory (repeatable; default the report's Tier-0/1)")
+    p.add_argument("--from", dest="first", type=day, metavar="YYYY-MM-DD", help="first day")
+    p.add_argument("--to", dest="last", type=day, metavar="YYYY-MM-DD", help="last day")
+    add_db_option(p)
+    p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
+    p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gridready.commands.history import compute, load_inputs
+
+    output = args.output or f"{args.milestone}.png"
+    fmt = FORMATS.get(os.path.splitext(output)[1].lower())
+    if fmt is None:
+        raise UsageError(f"{output}: -o must end in .png or .svg")
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        # Fixed element ids (and no date below): the same history gives the same SVG file.
+        matplotlib.rcParams["svg.hashsalt"] = "gridready"
+        from matplotlib import pyplot
+    except ImportError:
+        raise GridreadyError("gridready plot needs matplotlib: pip install 'gridready[plot]'") from None
+    args.milestone = [args.milestone]
+    inputs = load_inputs(args)
+    with inputs.store:
+        series = compute(inputs, args.first, args.last)
+    milestone = inputs.rules.milestones[0]
+    points = series.series(milestone.id)
+    days = [p.day for p in points]
+
+    from matplotlib.ticker import MaxNLocator
+    figure, plotted = pyplot.subplots(figsize=(8, 4.5), dpi=120)
+    axes: Any = plotted     # matplotlib's stubs take no datetime.date on the x axis, matplotlib does
+    axes.step(days, [p.applicable for p in points], where="post", color="#8c959f", linestyle="--",
+              label="sites it applies to")
+    axes.step(days, [p.compliant for p in points], where="post", color="#1a7f37", linewidth=2.2,
+              label="compliant sites")
+    if len(days) == 1:
+        axes.plot(days, [points[0].compliant], "o", color="#1a7f37")
+    if series.first <= milestone.deadline <= series.last:
+        axes.axvline(milestone.deadline, color="#cf222e", linestyle=":", linewidth=1.8)
+        axes.annotate(f"deadline {milestone.deadline}", xy=(milestone.deadline, 1.0), xycoords=("data", "axes fraction"),
+                      xytext=(4, -14), textcoords="offset points", color="#cf222e")
+    else:
+        axes.set_xlabel(f"deadline {milestone.deadline} (outside {series.first} to {series.last})")
+    axes.set_ylim(0, max(max((p.applicable for p in points), default=1), 1) * 1.15 + 0.5)   # room for the label
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_ylabel("sites")
+    axes.set_title(f"{milestone.id}: compliant sites over time", loc="left")
+    axes.legend(loc="lower right", frameon=False)
+    axes.grid(axis="y", alpha=0.3)
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    try:
+        figure.savefig(output, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    except OSError as exc:
+        raise GridreadyError(f"{output}: cannot write the plot: {exc.strerror or exc}") from None
+    finally:
+        pyplot.close(figure)
+    print(f"wrote {output}: {milestone.id}, {len(points)} days from {series.first} to {series.last}", file=sys.stderr)
+    return 0

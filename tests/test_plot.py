@@ -1,0 +1,93 @@
+"""gridready plot: PNG/SVG of compliant sites per day with the deadline, and the one-line errors."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from gridready.cli import main
+from tests.helpers import write
+from tests.test_report_cli import ingest, probe_result
+
+RULES = """
+milestones:
+  - id: xroot
+    title: xroot published
+    source: GDB 2010-06
+    deadline: 2010-06-10
+    warn_days: 30
+    scope: {tiers: [0, 1]}
+    check: xrootd
+"""
+INVENTORY = """
+sites:
+  - {name: RAL-LCG2, tier: 1}
+  - {name: CERN-PROD, tier: 0}
+  - {name: pic, tier: 1}
+"""
+
+
+@pytest.fixture()
+def grid(tmp_path: Path) -> list[str]:
+    rules = write(tmp_path / "milestones.yaml", RULES)
+    inventory = write(tmp_path / "sites.yaml", INVENTORY)
+    db = str(tmp_path / "h.db")
+    results = []
+    # CERN compliant from 06-02, RAL from 06-08, pic never.
+    for day in range(1, 16):
+        for site, fixed in (("CERN-PROD", 2), ("RAL-LCG2", 8), ("pic", 99)):
+            state = ("xroot", "COMPLIANT", "ok", 10 - day) if day >= fixed else ("xroot", "PENDING", "root", 10 - day)
+            results.append(probe_result(site, "xrootd", f"{site}:1094", f"2010-06-{day:02d}T10:00:00Z", state))
+    ingest(tmp_path, db, *results)
+    return ["--db", db, "--milestones", str(rules), "--inventory", str(inventory), "--milestone", "xroot"]
+
+
+def test_svg_has_the_title_and_the_deadline(grid: list[str], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.svg"
+    assert main(["plot", *grid, "-o", str(out), "--to", "2010-06-15"]) == 0
+    assert capsys.readouterr().err == f"wrote {out}: xroot, 15 days from 2010-06-01 to 2010-06-15\n"
+    svg = out.read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and "<svg" in svg
+    # The same history gives the same file (fixed ids, no date stamp): slides can be rebuilt without churn.
+    again = tmp_path / "y.svg"
+    assert main(["plot", *grid, "-o", str(again), "--to", "2010-06-15"]) == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_png_default_name(grid: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", *grid, "--from", "2010-06-05", "--to", "2010-06-12"]) == 0
+    png = (tmp_path / "xroot.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+
+
+def test_series_plotted_is_the_history(grid: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["history", *grid, "--from", "2010-06-01", "--to", "2010-06-09", "--format", "csv"]) == 0
+    totals = [line.split(",")[4:] for line in capsys.readouterr().out.splitlines()[1:] if ",," in line
+              and line.split(",")[2] == ""]
+    assert totals == [["0", "3"], ["1", "3"], ["1", "3"], ["1", "3"], ["1", "3"], ["1", "3"], ["1", "3"],
+                      ["2", "3"], ["2", "3"]]
+
+
+@pytest.mark.parametrize("args, line", [
+    (["-o", "x.pdf"], "gridready: x.pdf: -o must end in .png or .svg\n"),
+    (["-o", "/nonexistent/dir/x.png"], "gridready: /nonexistent/dir/x.png: cannot write the plot: "
+                                       "No such file or directory\n"),
+])
+def test_errors_are_one_line(grid: list[str], capsys: pytest.CaptureFixture[str], args: list[str],
+                             line: str) -> None:
+    capsys.readouterr()
+    assert main(["plot", *grid, *args]) == 3
+    assert capsys.readouterr().err == line
+
+
+def test_without_matplotlib(grid: list[str], capsys: pytest.CaptureFixture[str],
+                            monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)     # import matplotlib raises ImportError
+    capsys.readouterr()
+    assert main(["plot", *grid, "-o", str(tmp_path / "x.png")]) == 3
+    assert capsys.readouterr().err == "gridready: gridready plot needs matplotlib: pip install 'gridready[plot]'\n"
+    assert not (tmp_path / "x.png").exists()
