@@ -176,8 +176,9 @@ object Service "glexec" {{
     assert xrootd["command"] == [f"{probe}/check_xrootd", "-H", "127.0.0.1", "-p", str(closed), "--as-of",
                                  "2010-10-08", "--bdii", str(LDIF), "--site", "pic", "-v"]
     assert xrootd["exit_status"] == 2
+    # The closed door alone would be UNKNOWN; not publishing it is the failure that decides.
     assert xrootd["output"].startswith(f"XROOTD CRITICAL - 127.0.0.1:{closed}: xrootd-protocol-string OVERDUE: "
-                                       f"cannot connect to 127.0.0.1:{closed}")
+                                       f"127.0.0.1:{closed} is not published as an xrootd access protocol")
     assert "\n    remediation: " in xrootd["output"]
 
     dcache = results["srmcms.pic.es!dcache"]

@@ -116,7 +116,7 @@ def cases(grid: Grid) -> list[Case]:
              "served, optimizer on"),
         Case("fts2-fzk", "127.0.0.1", FTS,
              f"check_gridready_fts_channel_list!{dump}!--site FZK-LCG2 --as-of 2010-06-08", 1,
-             f"FTS_CHANNELS WARNING - {dump}: fts-t1-channels DUE: channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) "
+             f"FTS_CHANNELS WARNING - {dump}: fts-t1-channels OVERDUE: channel IN2P3-FZK (IN2P3-CC -> FZK-LCG2) "
              "is Drain"),
     ]
 
