@@ -121,3 +121,71 @@ def is_regular_file(path: str | Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return False
+
+
+def _cannot_write(name: str, what: str, reason: str) -> str:
+    return f"{name}: cannot write{' ' + what if what else ''}: {reason}"
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, *, what: str = "") -> None:
+    """Replace the regular file ``path`` with ``text`` (UTF-8), whole or not at all.
+
+    The text goes to a temp file in the same directory, is synced, then
+    renamed over ``path``; the old file's permission bits are kept. An
+    existing ``path`` that is not a regular file (a FIFO, a device, a
+    directory, a socket; a symlink is followed) is refused before anything
+    is written: renaming over ``/dev/null`` or a FIFO would replace the node
+    itself, and opening a FIFO for writing blocks without a reader. Raises
+    SourceError ``PATH: cannot write WHAT: reason`` (``what`` may be empty).
+    """
+    import tempfile
+
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    except OSError as exc:
+        raise SourceError(_cannot_write(name, what, exc.strerror or str(exc))) from None
+    else:
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(_cannot_write(name, what, f"{_kind(info.st_mode)}, not a regular file"))
+        mode = info.st_mode & 0o7777
+    # Through a symlink the target is replaced, not the link.
+    target = os.path.realpath(name)
+    directory = os.path.dirname(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SourceError(_cannot_write(name, what, exc.strerror or str(exc))) from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(exc, OSError):
+            raise SourceError(_cannot_write(name, what, exc.strerror or str(exc))) from None
+        raise
+
+
+def check_writable(path: str | os.PathLike[str], *, what: str = "") -> None:
+    """Fail early (SourceError) when :func:`write_atomic` would refuse an existing ``path``
+    that is not a regular file. Called before slow work (fetching sources, a report)."""
+    name = os.fspath(path)
+    try:
+        info = os.stat(name)
+    except FileNotFoundError:
+        return  # a missing directory fails when the file is written, in the same words
+    except OSError as exc:
+        raise SourceError(_cannot_write(name, what, exc.strerror or str(exc))) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise SourceError(_cannot_write(name, what, f"{_kind(info.st_mode)}, not a regular file"))

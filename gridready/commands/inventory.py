@@ -12,6 +12,7 @@ sweep's own inventory loader and then written atomically (``-o``) or printed.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -67,7 +68,8 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("inventory import: give at least one source (--gocdb, --cric or --bdii)")
     if args.date is not None and not _DATE.match(args.date):
         raise UsageError(f"inventory import: bad --date {args.date!r}: expected YYYY-MM-DD")
-    if not args.timeout > 0:
+    if not (args.timeout > 0 and math.isfinite(args.timeout)):
+        # inf (or 1e400) would leave every fetch unbounded
         raise UsageError(f"inventory import: -t must be a positive number of seconds, got {args.timeout}")
     if any(t < 0 for t in args.tier):
         raise UsageError("inventory import: --tier must not be negative")
@@ -101,8 +103,13 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     output = Path(args.output) if args.output else None
     output_dir = output.resolve().parent if output else Path.cwd()
-    if output is not None and not output_dir.is_dir():
-        raise GridreadyError(f"{output}: cannot write: directory {output_dir} does not exist")
+    if output is not None:
+        # Before any fetch: an -o naming a FIFO or a directory fails in no time.
+        from gridready.localfile import check_writable
+
+        check_writable(output)
+        if not output_dir.is_dir():
+            raise GridreadyError(f"{output}: cannot write: directory {output_dir} does not exist")
     overlay = load_overlay(args.overlay, output_dir) if args.overlay else None
     tls = TLSOptions(capath=args.capath, cert=args.cert, key=args.key, proxy=args.proxy)
     deadline = Deadline(args.timeout)

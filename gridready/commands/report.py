@@ -134,25 +134,32 @@ def run(args: argparse.Namespace) -> int:
     if args.since is not None and args.since > as_of:
         raise UsageError(f"--since {args.since} is later than --as-of {as_of}: nothing can have changed yet")
 
+    if args.output:
+        # Before any work: an -o naming a FIFO, device or directory fails at once.
+        from gridready.localfile import check_writable
+
+        check_writable(args.output, what="the report")
+    # Said after the report is written, so an error stays the only line on stderr.
+    notes: list[str] = []
     db = db_to_read(args)
     if db is None:
         if args.inventory and offline_inventory(args.inventory):
             # An example grid of local files (config/example-2026/): swept as on --as-of.
-            print(f"showing a sweep of the example grid {escape.terminal(args.inventory)} as of {as_of} "
-                  f"(file sources only): no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
+            notes.append(f"showing a sweep of the example grid {escape.terminal(args.inventory)} as of {as_of} "
+                         f"(file sources only): no --db given and {DEFAULT_DB} does not exist")
             inventory_file = args.inventory
             source = f"example grid {args.inventory} as of {as_of}"
             store = example_snapshot(rules, args.inventory, as_of)
         else:
-            print(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
+            notes.append(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist")
             inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
             source = f"bundled example grid snapshot of {SNAPSHOT_DATE}"
             store = example_snapshot(rules)
     else:
         store = Store(db, readonly=True)
         if store.count() == 0:
-            print(f"{escape.terminal(db)} holds no results yet: every milestone is UNKNOWN "
-                  "(gridready sweep or ingest fill it)", file=sys.stderr)
+            notes.append(f"{escape.terminal(db)} holds no results yet: every milestone is UNKNOWN "
+                         "(gridready sweep or ingest fill it)")
         inventory_file = args.inventory or bundled.inventory_file()
         source = db
     with store:
@@ -172,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         text = render(report, args.format, args.ssb_url, colour=args.output is None)
     _write(text, args.output)
+    for note in notes:
+        print(note, file=sys.stderr)
     return mx.exit_code(matrix)
 
 
@@ -191,25 +200,14 @@ def _html_history(store: Store, sites: list[Site], rules: Rules, as_of: date) ->
 
 
 def _write(text: str, output: str | None) -> None:
-    """``text`` to stdout, or to ``output`` (replaced whole: written next to it, then renamed)."""
+    """``text`` to stdout, or to ``output`` (replaced whole by localfile.write_atomic:
+    a FIFO, device or directory named by -o is refused, never replaced or blocked on)."""
     if output is None:
         sys.stdout.write(text)
         return
-    import os
-    import tempfile
+    from gridready.localfile import write_atomic
 
-    where = os.path.dirname(os.path.abspath(output))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".gridready-report-", dir=where)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, output)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise GridreadyError(f"{output}: cannot write the report: {exc.strerror or exc}") from None
+    write_atomic(output, text, what="the report")
 
 
 def render(report: Report, fmt: str, ssb_url: str = "", *, colour: bool = True) -> str:

@@ -89,33 +89,9 @@ def write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: temp file in the same directory, fsync, rename.
 
     The file is either the old one or the whole new one, never a mix; the
-    old file's permission bits are kept.
+    old file's permission bits are kept; a FIFO, device or directory is
+    refused (:func:`gridready.localfile.write_atomic`).
     """
-    directory = path.resolve().parent
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
-    except OSError as exc:
-        raise GridreadyError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    if path.exists() and not path.is_file():
-        raise GridreadyError(f"{path}: cannot write: not a regular file")
-    try:
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise GridreadyError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(name, mode)
-        os.replace(name, path)
-    except OSError as exc:
-        try:
-            os.unlink(name)
-        except OSError:
-            pass
-        raise GridreadyError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    from gridready.localfile import write_atomic as write
+
+    write(path, text)

@@ -1,0 +1,96 @@
+"""Round 2 of the hostile suite: siblings of the hardening issue's examples that were still not clean.
+
+Each test runs the command as a user would (tests.hostile.runner) and asserts
+the exact one-line error, the exit code and the time bound.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.runner import assert_clean, run
+
+GOCDB = str(Path(__file__).resolve().parents[1] / "data" / "topology" / "gocdb.xml")
+
+
+def one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def special(tmp_path: Path, kind: str) -> Path:
+    """A FIFO, a directory or a symlink to /dev/null under tmp_path (never a real device node)."""
+    path = tmp_path / f"out-{kind}"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "dir":
+        path.mkdir()
+    else:
+        path.symlink_to(os.devnull)
+    return path
+
+
+WORDS = {"fifo": "a FIFO (named pipe), not a regular file", "dir": "a directory, not a regular file",
+         "devnull": "a character device, not a regular file"}
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "devnull"])
+def test_report_output_that_is_not_a_regular_file_is_refused_and_left_alone(tmp_path: Path, kind: str) -> None:
+    # The old writer renamed its temp file over -o: a FIFO or a device node was replaced.
+    target = special(tmp_path, kind)
+    before = os.lstat(target)
+    result = run("gridready", "report", "--as-of", "2010-06-08", "-o", str(target), timeout=20)
+    assert_clean(result, 3, within=10)
+    assert one_error_line(result.stderr) == f"gridready: {target}: cannot write the report: {WORDS[kind]}"
+    after = os.lstat(target)
+    assert (stat.S_IFMT(after.st_mode), after.st_ino) == (stat.S_IFMT(before.st_mode), before.st_ino)
+    assert os.stat(os.devnull).st_mode & stat.S_IFCHR
+
+
+def test_report_output_through_a_symlink_replaces_its_target(tmp_path: Path) -> None:
+    (tmp_path / "real.md").write_text("old\n")
+    (tmp_path / "link.md").symlink_to("real.md")
+    result = run("gridready", "report", "--as-of", "2010-06-08", "--format", "markdown",
+                 "-o", str(tmp_path / "link.md"), timeout=20)
+    assert result.code == 2, result.output
+    assert (tmp_path / "link.md").is_symlink()
+    assert (tmp_path / "real.md").read_text().startswith("## GDB milestone compliance as of 2010-06-08")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir", "devnull"])
+def test_inventory_import_output_not_a_regular_file_fails_before_any_source(tmp_path: Path, kind: str) -> None:
+    # One line: the per-site warnings of the sources are never reached.
+    target = special(tmp_path, kind)
+    result = run("gridready", "inventory", "import", "--gocdb", GOCDB, "-o", str(target), timeout=20)
+    assert_clean(result, 3, within=10)
+    assert one_error_line(result.stderr) == f"gridready: {target}: cannot write: {WORDS[kind]}"
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "nan"])
+def test_inventory_import_timeout_must_be_finite(tmp_path: Path, value: str) -> None:
+    result = run("gridready", "inventory", "import", "--gocdb", GOCDB, "-t", value, timeout=20)
+    assert_clean(result, 3, within=10)
+    shown = {"1e400": "inf"}.get(value, value)
+    assert one_error_line(result.stderr) == \
+        f"gridready: inventory import: -t must be a positive number of seconds, got {shown}"
+
+
+def test_report_error_after_the_example_note_is_one_line(tmp_path: Path) -> None:
+    # The "showing the bundled example" note used to come before the error line.
+    bad = tmp_path / "sites.yaml"
+    bad.write_text("sites: [\n")
+    result = run("gridready", "report", "--as-of", "2010-06-08", "--inventory", str(bad), cwd=tmp_path,
+                 timeout=20)
+    assert_clean(result, 3, within=10, mentions=str(bad))
+    one_error_line(result.stderr)
+
+
+def test_report_notes_still_said_after_success(tmp_path: Path) -> None:
+    result = run("gridready", "report", "--as-of", "2010-06-08", cwd=tmp_path, timeout=20)
+    assert result.code == 2, result.output
+    assert result.stderr.startswith("showing the bundled example grid snapshot of 2010-06-08")
