@@ -89,5 +89,5 @@ def test_without_matplotlib(grid: list[str], capsys: pytest.CaptureFixture[str],
     monkeypatch.setitem(sys.modules, "matplotlib", None)     # import matplotlib raises ImportError
     capsys.readouterr()
     assert main(["plot", *grid, "-o", str(tmp_path / "x.png")]) == 3
-    assert capsys.readouterr().err == "gridready: gridready plot needs matplotlib: pip install 'gridready[plot]'\n"
+    assert capsys.readouterr().err == "gridready: gridready plot needs matplotlib: pip install matplotlib (or pip install '.[plot]' in the gridready checkout)\n"
     assert not (tmp_path / "x.png").exists()

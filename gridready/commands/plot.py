@@ -3,7 +3,8 @@
 The series is ``gridready history``'s (day D = ``report --as-of D``): compliant
 sites per day (solid) of the sites the milestone applies to (dashed), the
 deadline marked. matplotlib is imported only here (``pip install
-'gridready[plot]'``); without it the command says so in one line.
+matplotlib``, or ``pip install '.[plot]'`` in a gridready checkout); without
+it the command says so in one line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def add_parser(sub: Any) -> None:
         "plot", help="chart of compliant sites over time for one milestone (png or svg)",
         description="Draw compliant sites per day for one milestone, with its deadline marked, from the "
                     "history (day D as `gridready report --as-of D`). Needs matplotlib "
-                    "(pip install 'gridready[plot]').",
+                    "(pip install matplotlib, or '.[plot]' in a gridready checkout).",
         epilog="Default -o: MILESTONE.png in the working directory. Exit codes: 0 written, 3 an error.")
     p.add_argument("--milestone", required=True, metavar="ID", help="the milestone to plot")
     p.add_argument("-o", "--output", metavar="FILE.png|FILE.svg", help="output file (default ID.png)")
@@ -53,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
         matplotlib.rcParams["svg.hashsalt"] = "gridready"
         from matplotlib import pyplot
     except ImportError:
-        raise GridreadyError("gridready plot needs matplotlib: pip install 'gridready[plot]'") from None
+        raise GridreadyError("gridready plot needs matplotlib: pip install matplotlib"
+                             " (or pip install '.[plot]' in the gridready checkout)") from None
     args.milestone = [args.milestone]
     inputs = load_inputs(args)
     with inputs.store:
