@@ -79,6 +79,25 @@ def test_fresh_machine_report_is_the_example_snapshot(tmp_path: Path, no_network
     assert not db.exists()                      # looking does not create a database
 
 
+def test_the_example_inventory_named_is_swept_as_at_the_end_of_the_as_of_day(
+        tmp_path: Path, no_network: None, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # --inventory config/example/sites.yaml is swept "as of" the day: its gLExec result files, checked at
+    # 06:00 that day, used to be refused as "in the future" (the sweep ran as at 00:00), leaving every
+    # gLExec cell UNKNOWN; the matrix is now the bundled snapshot's.
+    inventory = Path(__file__).resolve().parent.parent / "config" / "example" / "sites.yaml"
+    monkeypatch.chdir(tmp_path)
+    rc = main(["report", "--format", "json", "--as-of", "2010-06-08", "--inventory", str(inventory)])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert matrix(doc) == EXPECTED and rc == 2
+    fzk_glexec = doc["sites"][2]["milestones"][0]
+    assert (fzk_glexec["checked_at"], fzk_glexec["compliance"]) == ("2010-06-08T06:00:00Z", "COMPLIANT")
+    swept = {m["checked_at"] for s in doc["sites"] for m in s["milestones"][1:] if m["checked_at"]}
+    assert swept == {"2010-06-08T23:59:59Z"}
+    assert err.startswith("showing a sweep of the example grid ") and not (tmp_path / "gridready.db").exists()
+
+
 def test_a_named_database_is_reported_even_empty_never_the_example(tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:
     # The example is shown only when no --db is named and ./gridready.db does not exist.

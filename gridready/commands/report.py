@@ -75,7 +75,10 @@ def example_snapshot(rules: Rules, inventory_file: str | None = None, when: date
 
     With ``inventory_file`` (an example grid whose every source is a local
     file, see ``offline_inventory``), that grid is swept instead, as on ``when``
-    at 00:00 UTC (e.g. config/example-2026/ with config/milestones-2026.yaml).
+    at 23:59:59 UTC (e.g. config/example-2026/ with config/milestones-2026.yaml):
+    the report takes results checked up to the end of the as-of day, so the
+    inventory's worker-node result files dated that day are not refused as
+    "in the future".
     """
     from gridready import bundled
     from gridready.configfile import load_inventory
@@ -85,7 +88,7 @@ def example_snapshot(rules: Rules, inventory_file: str | None = None, when: date
     inventory = load_inventory(inventory_file or bundled.example_dir() / "sites.yaml")
     day_, at = SNAPSHOT_DATE, SNAPSHOT_TIME
     if inventory_file is not None and when is not None:
-        day_, at = when, datetime(when.year, when.month, when.day, tzinfo=timezone.utc)
+        day_, at = when, datetime(when.year, when.month, when.day, 23, 59, 59, tzinfo=timezone.utc)
     store = Store(":memory:")
 
     def emit(done: Done) -> None:
