@@ -35,7 +35,8 @@ T = TypeVar("T")
 _ID = re.compile(r"[a-z0-9-]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _FOLD = re.compile(r"[ \t\r\n]+")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Line breaks and controls, also the Unicode bidirectional controls (they reorder shown text).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 #: Longest a check may run in a sweep, seconds (an hour: anything longer is a typo).
 MAX_TIMEOUT = 3600.0

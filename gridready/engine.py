@@ -65,6 +65,9 @@ def to_result(v: Verdict) -> MilestoneResult:
 
 def _target_hint(request: Request) -> str | None:
     host = request.opt("host")
+    if isinstance(host, (list, tuple)):
+        # A repeatable -H (the generic kinds): the hosts as written, not a Python list's repr.
+        host = ", ".join(str(h) for h in host)
     if host:
         port = request.opt("port")
         return f"{host}:{port}" if port else str(host)

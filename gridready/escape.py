@@ -12,22 +12,29 @@ from __future__ import annotations
 import re
 
 # C0 and C1 control characters plus DEL; TAB and LF handled per output.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_CONTROL_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Also the Unicode bidirectional controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI:
+# they reorder what a terminal shows, e.g. a site name displayed backwards
+# over the verdict next to it) and the line/paragraph separators U+2028/U+2029
+# (str.splitlines() and some viewers break lines there: a second "line").
+_UNICODE = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_UNICODE}]")
+_CONTROL_ANY = re.compile(f"[\x00-\x1f\x7f-\x9f{_UNICODE}]")
 
 
 def _visible(match: re.Match[str]) -> str:
     char = match.group(0)
-    return f"\\x{ord(char):02x}"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
 def has_control(text: str) -> bool:
-    """True when ``text`` holds any C0/C1 control character (TAB and LF included)."""
+    """True when ``text`` holds any C0/C1 control character (TAB and LF included) or a
+    Unicode bidirectional control or line separator."""
     return _CONTROL_ANY.search(text) is not None
 
 
 def terminal(text: str, *, keep_newlines: bool = False) -> str:
-    """``text`` safe for a terminal line: control characters shown as ``\\xNN``.
+    """``text`` safe for a terminal line: control characters shown as ``\\xNN``,
+    bidirectional controls and U+2028/U+2029 as ``\\uNNNN``.
 
     An ESC from an untrusted value cannot clear the screen or set the title.
     With ``keep_newlines``, LF and TAB are kept (multi-line long output).

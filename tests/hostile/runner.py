@@ -1,6 +1,6 @@
 """Run a gridready command or probe as a user would, bounded, and judge it clean.
 
-A clean failure (SPEC): the expected exit code, one line naming the file or
+A clean failure (docs/cli.md, docs/probes.md): the expected exit code, one line naming the file or
 host and what was wrong, no Python traceback, within a time bound.
 """
 
@@ -19,6 +19,7 @@ _ENTRY = {
     "check_fts_channels": "gridready.nagios.entry:check_fts_channels",
     "check_dcache_version": "gridready.nagios.entry:check_dcache_version",
     "check_xrootd": "gridready.nagios.entry:check_xrootd",
+    "check_gridready": "gridready.nagios.entry:check_gridready",
 }
 
 

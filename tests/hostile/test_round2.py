@@ -94,3 +94,55 @@ def test_report_notes_still_said_after_success(tmp_path: Path) -> None:
     result = run("gridready", "report", "--as-of", "2010-06-08", cwd=tmp_path, timeout=20)
     assert result.code == 2, result.output
     assert result.stderr.startswith("showing the bundled example grid snapshot of 2010-06-08")
+
+
+# --- Unicode bidirectional controls and line separators (class 8) --------------------
+
+from tests.checks_support import rules_file  # noqa: E402
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u2066", "\u200f", "\u2028", "\u061c"])
+def test_plugin_output_with_bidi_or_line_separator_is_shown_escaped(tmp_path: Path, char: str) -> None:
+    # U+202E shows the rest of the line backwards; U+2028 starts a second "line" for splitlines().
+    script = tmp_path / "check_bidi"
+    script.write_bytes(b"#!/bin/sh\nprintf 'OK ab" + char.encode() + b"cd\\n'; exit 0\n")
+    script.chmod(0o755)
+    rules = rules_file(tmp_path, "plugin", f"{{command: ['{script}', '{{host}}']}}")
+    result = run("check_gridready", "--check", "plugin", "--milestones", str(rules), "-H", "h1", "-t", "5")
+    assert_clean(result, 0, within=10)
+    assert char not in result.output
+    assert result.stdout.splitlines()[0] == f"PLUGIN OK - h1: m1 COMPLIANT: h1: OK ab\\u{ord(char):04x}cd"
+
+
+def test_bidi_control_in_an_inventory_name_is_refused_naming_the_line(tmp_path: Path) -> None:
+    inventory = tmp_path / "sites.yaml"
+    inventory.write_text("sites:\n  - name: \"RAL\u202e2GCL\"\n    tier: 1\n")
+    result = run("gridready", "nagios-config", "--all", "--inventory", str(inventory), timeout=20)
+    assert_clean(result, 3, within=10, mentions=f"{inventory}:2")
+    assert "U+202E" in one_error_line(result.stderr)
+
+
+def test_bidi_control_in_an_ingested_site_is_refused(tmp_path: Path) -> None:
+    import json
+
+    doc = {"schema": "gridready.result/1", "check": "xrootd", "site": "RAL\u2067-LCG2", "host": "h:1094",
+           "state": "OK", "summary": "s", "checked_at": "2010-06-08T10:00:00Z", "milestones": [],
+           "metrics": {}, "details": []}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(doc))
+    result = run("gridready", "ingest", "--db", str(tmp_path / "h.db"), str(path), timeout=20)
+    assert "\u2067" not in result.output
+    assert result.code == 3, result.output
+    assert str(path) in result.stderr
+
+
+def test_plugin_timeout_names_the_hosts_not_a_python_list(tmp_path: Path) -> None:
+    script = tmp_path / "check_slow"
+    script.write_text("#!/bin/sh\nsleep 30 & echo 'OK fine'; exit 0\n")   # the child keeps stdout open
+    script.chmod(0o755)
+    rules = rules_file(tmp_path, "plugin", f"{{command: ['{script}', '{{host}}']}}")
+    result = run("check_gridready", "--check", "plugin", "--milestones", str(rules), "-H", "h1", "-H", "h2",
+                 "-t", "2")
+    assert_clean(result, 3, within=5)
+    assert result.stdout.splitlines()[0] == \
+        f"PLUGIN UNKNOWN - h1, h2: m1 UNKNOWN: timeout after 2s while running {script}"
