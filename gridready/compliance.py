@@ -2,7 +2,7 @@
 
 Given what a check found, the milestone, the site and the evaluation date, it
 decides COMPLIANT, PENDING, DUE, OVERDUE, WAIVED, NOT_APPLICABLE or UNKNOWN
-(SPEC.md) and the Nagios state that goes with it. Deadlines and waiver
+(the state table of docs/README.md) and the Nagios state that goes with it. Deadlines and waiver
 expiry dates are inclusive: compliant by the end of that day, UTC.
 """
 
@@ -58,7 +58,7 @@ class Compliance(enum.Enum):
 def nagios_state(compliance: Compliance, severity: Severity | None) -> State:
     """The Nagios state of a verdict: OVERDUE is CRITICAL, WARNING for a degraded finding.
 
-    SPEC.md: a failure after the deadline is OVERDUE whatever its severity,
+    docs/README.md: a failure after the deadline is OVERDUE whatever its severity,
     but a degraded finding (Severity.WARNING, e.g. a drained FTS channel)
     alarms as WARNING, not CRITICAL.
     """
@@ -68,7 +68,7 @@ def nagios_state(compliance: Compliance, severity: Severity | None) -> State:
 
 
 def deadline_note(compliance: Compliance, deadline: date, days_left: int) -> str:
-    """The deadline part of a finding line (SPEC.md): ``deadline D, overdue N days`` only for OVERDUE.
+    """The deadline part of a finding line (docs/probes.md): ``deadline D, overdue N days`` only for OVERDUE.
 
     Up to the deadline day any line says ``deadline D, N days left``; after
     it, a line that is not OVERDUE (COMPLIANT, WAIVED, NOT_APPLICABLE,

@@ -505,7 +505,7 @@ class Store:
 
     def as_of(self, day: date) -> list[Record]:
         """What was known on ``day``: per (site, milestone, target), the latest result checked
-        on or before the end of that day, UTC (SPEC.md ``--as-of``). Results dated later,
+        on or before the end of that day, UTC (docs/cli.md, report ``--as-of``). Results dated later,
         including ones dated in the future, are not used."""
         return self.latest(until=end_of_day(day))
 

@@ -53,7 +53,7 @@ class Assessment:
     summary: str = ""
     #: The evidence some expectation needs was not collected (a skipped stage,
     #: an absent field, an empty list): the reason. When nothing failed, the
-    #: verdict is UNKNOWN with this reason, never COMPLIANT (SPEC evidence rule).
+    #: verdict is UNKNOWN with this reason, never COMPLIANT (evidence rule, docs/README.md).
     unknown: str = ""
 
     @property
@@ -146,7 +146,7 @@ class Check(Protocol):
     description: str
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        """Add the probe-specific options of SPEC.md; ``parser.error`` exits 3."""
+        """Add the probe-specific options (docs/probes.md); ``parser.error`` exits 3."""
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         """Problems with a milestone's ``expect`` (unknown keys, bad values), one line each."""

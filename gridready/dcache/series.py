@@ -2,7 +2,7 @@
 
 The table (``config/dcache_series.yaml``) lists each series with its release
 date and, optionally, its end of support. Where the end is not written it
-follows the dCache policy (DOMAIN.md): a golden series is supported until the
+follows the dCache golden-release policy (config/dcache_series.yaml): a golden series is supported until the
 second subsequent golden series is released; a feature series ends with the
 support of the golden series before it. A golden series whose second successor
 is not in the table yet is supported open-endedly.

@@ -46,7 +46,7 @@ _VERSION = re.compile(
 STAGES = ("snapshot", "pre", "preview", "alpha", "beta", "rc")
 _RELEASE_RANK = len(STAGES)
 
-# Series published as golden before the "every N.2" rule (DOMAIN.md).
+# Series published as golden before the "every N.2" rule (config/dcache_series.yaml).
 _EARLY_GOLDEN: frozenset[Series] = frozenset({
     (1, 9, 5), (1, 9, 12), (2, 2), (2, 6), (2, 10), (2, 13), (2, 16)})
 

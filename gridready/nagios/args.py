@@ -2,7 +2,7 @@
 
 argparse exits 2 on bad arguments and 0 on ``--help``; a Nagios plugin must
 exit 3 (UNKNOWN) for both, and for ``--version``. Every probe shares the
-common options of SPEC.md; each check adds its own.
+common options (docs/probes.md); each check adds its own.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``gridready.report/1`` JSON document (SPEC.md), as plain data. Pure.
+"""The ``gridready.report/1`` JSON document (docs/formats.md), as plain data. Pure.
 
 Field names are public interface: add, never rename. ``schema.py`` defines
 the same document as pydantic models and publishes its JSON Schema.

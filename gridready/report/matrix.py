@@ -203,7 +203,7 @@ def changes(before: Matrix, after: Matrix) -> list[Change]:
 
 
 def exit_code(matrix: Matrix) -> int:
-    """SPEC.md: 2 when any site is OVERDUE (a degraded one too), 1 when any is DUE, else 0."""
+    """docs/cli.md (report): 2 when any site is OVERDUE (a degraded one too), 1 when any is DUE, else 0."""
     found = {c.compliance for c in matrix.cells}
     if Compliance.OVERDUE in found:
         return 2

@@ -27,7 +27,7 @@ from typing import Any
 
 from gridready.topology import records as rec
 
-#: Inventory keys in the order they are written (SPEC "Inventory").
+#: Inventory keys in the order they are written (docs/inventory.md, Format).
 FIELDS = ("name", "tier", "wlcg_name", "bdii", "srr", "fts", "fts_channels", "storage", "xrootd", "glexec")
 _NAME_ORDER = ("GOCDB", "CRIC", "BDII")
 _TIER_ORDER = ("CRIC", "GOCDB", "BDII")

@@ -1,6 +1,6 @@
 """Rendering merged sites as ``sites.yaml`` text and replacing the output file atomically.
 
-The text is a pure function of the merged sites: keys in the SPEC order,
+The text is a pure function of the merged sites: keys in the docs/inventory.md order,
 sites sorted by (tier, name), storage by host, doors sorted, and no clock:
 the per-site comment carries the date given with ``--date`` or found in the
 sources' own timestamps, so an unchanged input gives a byte-identical file.

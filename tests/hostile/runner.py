@@ -1,7 +1,8 @@
 """Run a gridready command or probe as a user would, bounded, and judge it clean.
 
-A clean failure (docs/cli.md, docs/probes.md): the expected exit code, one line naming the file or
-host and what was wrong, no Python traceback, within a time bound.
+A clean failure (docs/cli.md, docs/probes.md): the expected exit code, one
+line naming the file or host and what was wrong, no Python traceback, within
+a time bound.
 """
 
 from __future__ import annotations
