@@ -34,7 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gridready.broker.config import BrokerError, BrokerOptions, connection, remove_quietly
+from gridready.broker.config import BrokerOptions
+from gridready.broker.session import BrokerUnavailable, Tls, close, open_within
 from gridready.errors import SourceError
 from gridready.escape import terminal
 from gridready.result import MAX_RESULT_BYTES, parse_result, utc_now
@@ -90,43 +91,49 @@ class Consumer:
         self.stop = threading.Event()
         self.stats = Stats()
         self._conn: Any = None
-        self._temp_ca: str | None = None
+        self._tls = Tls(options) if options.tls else None   # TLS files read before any network work
         self._inbox = _Inbox()
 
-    def _connect(self) -> None:
-        import stomp.exception
-        reason = "no answer"
-        delay = self.backoff
-        for attempt in range(self.reconnects + 1):
-            if attempt:
-                if self.stop.wait(delay):
-                    return
-                delay = min(delay * 2, 30.0)
-            conn, self._temp_ca = connection(self.options, auto_decode=False)
-            conn_any: Any = conn
-            self._inbox = _Inbox()
-            conn_any.set_listener("inbox", self._inbox)
-            try:
-                conn_any.connect(self.options.user, self.options.password, wait=True)
-                conn_any.subscribe(self.options.destination, id="gridready", ack="client-individual",
-                                   headers={"activemq.prefetchSize": str(self.prefetch),
-                                            "prefetch-count": str(self.prefetch)})
-                self._conn = conn_any
-                return
-            except (stomp.exception.StompException, OSError) as exc:
-                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-                self._disconnect(conn_any)
-        brokers = ", ".join(str(b) for b in self.options.brokers)
-        raise BrokerError(f"no broker answered ({brokers}) after {self.reconnects + 1} attempts: {reason}")
-
-    def _disconnect(self, conn: Any) -> None:
+    def _connect(self, *, startup: bool) -> bool:
+        """Connect and subscribe; False when stopped meanwhile, BrokerUnavailable when no broker
+        answered. At ``startup`` every round (``reconnects`` + 1, backoff between) fits in one
+        ``options.timeout``; after a lost link each round gets its own ``timeout`` and the
+        backoff (``backoff`` s doubling, at most 30 s) comes on top, so a broker restart is
+        waited for, still a bounded time."""
+        timeout = self.options.timeout
+        if startup:
+            conn = open_within(self.options, self._tls, time.monotonic() + timeout, self.reconnects + 1,
+                               self.backoff, auto_decode=False, stop=self.stop)
+        else:
+            conn = None
+            delay = self.backoff
+            for attempt in range(self.reconnects + 1):
+                if attempt:
+                    if self.stop.wait(delay):
+                        return False
+                    delay = min(delay * 2, 30.0)
+                try:
+                    conn = open_within(self.options, self._tls, time.monotonic() + timeout, 1, 0.0,
+                                       auto_decode=False, stop=self.stop)
+                    break
+                except BrokerUnavailable as exc:
+                    if attempt == self.reconnects:
+                        raise BrokerUnavailable(f"{exc} (reconnecting, {self.reconnects + 1} attempts)") \
+                            from None
+        if conn is None:
+            return False
+        self._inbox = _Inbox()
+        conn.set_listener("inbox", self._inbox)
+        if not conn.is_connected():
+            self._inbox.on_disconnected()    # lost before the listener was there
+        self._conn = conn
         try:
-            if conn.is_connected():
-                conn.disconnect()
-        except Exception:   # closing a broken connection: nothing more to learn
-            pass
-        remove_quietly(self._temp_ca)
-        self._temp_ca = None
+            conn.subscribe(self.options.destination, id="gridready", ack="client-individual",
+                           headers={"activemq.prefetchSize": str(self.prefetch),
+                                    "prefetch-count": str(self.prefetch)})
+        except Exception:   # stomp.py: NotConnectedException or OSError; run() reconnects
+            self._inbox.on_disconnected()
+        return True
 
     def run(self, *, max_messages: int | None = None, idle_exit: float | None = None,
             now: Callable[[], Any] = utc_now) -> Stats:
@@ -135,7 +142,8 @@ class Consumer:
 
         with Store(self.db) as store:
             try:
-                self._connect()
+                if not self._connect(startup=True):
+                    return self.stats
                 last = time.monotonic()
                 while not self.stop.is_set():
                     if max_messages is not None and self.stats.handled >= max_messages:
@@ -150,14 +158,18 @@ class Consumer:
                         if self.stop.is_set():
                             break
                         log("gridready consume: connection to the broker lost; reconnecting")
-                        self._disconnect(self._conn)
-                        self._connect()
+                        close(self._conn)
+                        self._conn = None
+                        if not self._connect(startup=False):
+                            break
                         continue
                     last = time.monotonic()
                     self._handle(frame, store, outcomes_of, now())
             finally:
-                if self._conn is not None:
-                    self._disconnect(self._conn)
+                close(self._conn)
+                self._conn = None
+                if self._tls is not None:
+                    self._tls.close()
         return self.stats
 
     def _handle(self, frame: Any, store: Any, outcomes_of: Any, now: Any) -> None:

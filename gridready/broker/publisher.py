@@ -19,14 +19,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gridready.broker.config import BrokerError, BrokerOptions, connection, remove_quietly
+from gridready.broker.config import BrokerOptions
+from gridready.broker.session import BrokerUnavailable, Tls, close, open_within
 from gridready.broker.spool import Message
 
+__all__ = ["BrokerUnavailable", "Publisher"]
+
 MAX_BACKOFF = 30.0
-
-
-class BrokerUnavailable(BrokerError):
-    """No broker accepted a connection within the bounded retries."""
 
 
 class _Receipts:
@@ -58,53 +57,39 @@ class Publisher:
     """One connection to the first broker of ``options.brokers`` that answers."""
 
     def __init__(self, options: BrokerOptions, *, attempts: int = 3, backoff: float = 1.0,
-                 window: int = 200, sleep: Callable[[float], None] = time.sleep) -> None:
+                 window: int = 200) -> None:
+        """Reads the TLS files now (BrokerError naming one), before any network work."""
         self.options = options
         self.attempts = max(1, attempts)
         self.backoff = backoff
         self.window = max(1, window)
-        self._sleep = sleep
         self._conn: Any = None
-        self._temp_ca: str | None = None
+        self._tls = Tls(options) if options.tls else None
         self._listener = _Receipts()
 
     def connect(self) -> None:
-        """Connect, retrying; BrokerUnavailable naming every broker and the last reason."""
-        import stomp.exception
-
-        reason = "no answer"
-        delay = self.backoff
-        for attempt in range(self.attempts):
-            if attempt:
-                self._sleep(delay)
-                delay = min(delay * 2, MAX_BACKOFF)
-            conn, self._temp_ca = connection(self.options)
-            conn_any: Any = conn
-            self._listener = _Receipts()
-            conn_any.set_listener("receipts", self._listener)
-            try:
-                conn_any.connect(self.options.user, self.options.password, wait=True)
-                self._conn = conn_any
-                return
-            except (stomp.exception.StompException, OSError) as exc:
-                reason = f"{type(exc).__name__}: {exc}".rstrip(": ") if str(exc) else type(exc).__name__
-                self._close(conn_any)
-        brokers = ", ".join(str(b) for b in self.options.brokers)
-        raise BrokerUnavailable(f"no broker answered ({brokers}) after {self.attempts} attempts: {reason}")
-
-    def _close(self, conn: Any) -> None:
-        try:
-            if conn.is_connected():
-                conn.disconnect()
-        except Exception:   # closing a broken connection: nothing more to learn
-            pass
-        remove_quietly(self._temp_ca)
-        self._temp_ca = None
+        """Connect within ``options.timeout`` seconds (every round and broker included);
+        BrokerUnavailable naming each broker and the stage that failed."""
+        conn = open_within(self.options, self._tls, time.monotonic() + self.options.timeout,
+                           self.attempts, self.backoff, max_backoff=MAX_BACKOFF)
+        self._listener = _Receipts()
+        conn.set_listener("receipts", self._listener)
+        if not conn.is_connected():
+            self._listener.on_disconnected()    # lost before the listener was there
+        sock = getattr(conn.transport, "socket", None)
+        if sock is not None and getattr(conn.transport, "blocking", False):
+            # Plain STOMP: bounds a SEND to a broker that stopped reading, and the receiver
+            # thread's recv. (Over TLS stomp.py runs the socket non-blocking from its own thread,
+            # and settle() and close() bound the waits.)
+            sock.settimeout(self.options.timeout)
+        self._conn = conn
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._close(self._conn)
-            self._conn = None
+        """Disconnect (bounded) and delete a temporary CA bundle."""
+        close(self._conn)
+        self._conn = None
+        if self._tls is not None:
+            self._tls.close()
 
     def send(self, messages: Iterable[Message], confirmed: Callable[[Message], None]) -> list[Message]:
         """Send in order; ``confirmed(m)`` for each message the broker receipted. Returns the

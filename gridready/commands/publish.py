@@ -42,13 +42,17 @@ def add_broker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--user", help="broker login (STOMP CONNECT)")
     p.add_argument("--password-file", metavar="FILE", help="file holding the broker passcode (first line)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
-                   help="connect and receipt timeout (default 10)")
+                   help="longest wait for a broker's CONNECTED frame, every broker and retry included, "
+                        "and for each receipt (default 10)")
 
 
 def broker_options(args: argparse.Namespace, destination: str) -> Any:
     from gridready.broker.config import BrokerError, BrokerOptions, check_destination, parse_endpoint
+    from gridready.broker.session import quiet_stomp_logging
     from gridready.errors import SourceError
     from gridready.localfile import read_text
+
+    quiet_stomp_logging(int(getattr(args, "verbose", 0) or 0))
 
     password: str | None = None
     if args.password_file:

@@ -91,10 +91,116 @@ def test_bad_destination(tmp_path: Path, dest: str) -> None:
 def test_no_broker_without_spool_says_nothing_was_kept(tmp_path: Path) -> None:
     r = run("gridready", *publish(good(tmp_path)), timeout=20)
     assert_clean(r, 3, within=10, mentions="no --spool to keep them")
-    assert f"no broker answered ({DEAD}) after 1 attempts" in r.stderr
+    assert f"no broker answered within 2 s (1 round): {DEAD}: TCP connect: Connection refused" in r.stderr
 
 
 def test_consume_with_no_broker_is_one_line(tmp_path: Path) -> None:
     r = run("gridready", "consume", "--broker", DEAD, "--destination", "/queue/x", "--reconnects", "0",
             "--db", str(tmp_path / "h.db"), timeout=20)
     assert_clean(r, 3, within=10, mentions="no broker answered")
+
+
+# --- brokers that accept TCP and then misbehave: every wait ends by --timeout --------------------
+
+from tests.servers.hostile import Close, Hold, Read, Send, Sleep, running_hostile  # noqa: E402
+
+TRICKLE = tuple(step for _ in range(400) for step in (Send(b"\x00"), Sleep(0.1)))
+HTTP = (Read(200, timeout=0.5), Send(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\n"
+                                    b"Content-Length: 100000\r\n\r\n<html>"), Hold())
+BEHAVIOURS = {"silent": (Hold(),), "trickle": TRICKLE, "http": HTTP,
+              "newlines": tuple(step for _ in range(400) for step in (Send(b"\n"), Sleep(0.1)))}
+
+
+@pytest.mark.parametrize("behaviour", sorted(BEHAVIOURS))
+def test_publish_to_a_mute_broker_spools_within_timeout(tmp_path: Path, behaviour: str) -> None:
+    spool = tmp_path / "s"
+    with running_hostile(*BEHAVIOURS[behaviour]) as server:
+        r = run("gridready", "publish", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--timeout", "3", "--spool", str(spool), good(tmp_path), timeout=30)
+    assert_clean(r, 1, within=3 + 3, mentions=f"127.0.0.1:{server.port}: STOMP CONNECTED frame: none within 3 s")
+    assert r.stderr == ""
+    assert r.stdout.count("\n") == 1 and "1 waiting in" in r.stdout
+    assert len(list(spool.glob("*.msg"))) == 1     # nothing lost
+
+
+@pytest.mark.parametrize("behaviour", sorted(BEHAVIOURS))
+def test_publish_to_a_mute_broker_without_spool_is_one_line(tmp_path: Path, behaviour: str) -> None:
+    with running_hostile(*BEHAVIOURS[behaviour]) as server:
+        r = run("gridready", "publish", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--timeout", "3", good(tmp_path), timeout=30)
+    assert_clean(r, 3, within=3 + 3, mentions="STOMP CONNECTED frame: none within 3 s")
+    assert r.stderr.count("\n") == 1 and f"127.0.0.1:{server.port}" in r.stderr
+
+
+@pytest.mark.parametrize("behaviour", sorted(BEHAVIOURS))
+def test_consume_from_a_mute_broker_ends_within_timeout(tmp_path: Path, behaviour: str) -> None:
+    with running_hostile(*BEHAVIOURS[behaviour]) as server:
+        r = run("gridready", "consume", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--timeout", "3", "--db", str(tmp_path / "h.db"), timeout=30)
+    assert_clean(r, 3, within=3 + 3, mentions=f"127.0.0.1:{server.port}: STOMP CONNECTED frame: none within 3 s")
+    assert r.stderr.count("\n") == 1 and r.stdout == ""
+
+
+def test_publish_default_retries_all_fit_in_timeout(tmp_path: Path) -> None:
+    # Default --retries 3 --backoff 1: the rounds share the one --timeout, not 3 x --timeout.
+    with running_hostile(Hold(), max_connections=8) as server:
+        r = run("gridready", "publish", "--broker", f"127.0.0.1:{server.port}", "--broker", DEAD,
+                "--destination", "/topic/x", "--timeout", "2", "--spool", str(tmp_path / "s"), good(tmp_path),
+                timeout=30)
+    assert_clean(r, 1, within=2 + 3, mentions=f"127.0.0.1:{server.port}: STOMP CONNECTED frame")
+    assert "(1 round)" in r.stdout   # the silent broker used the whole budget: no second round
+
+
+def test_broker_that_closes_at_once_names_the_stage(tmp_path: Path) -> None:
+    with running_hostile(Close()) as server:
+        r = run("gridready", "publish", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--timeout", "3", "--retries", "1", good(tmp_path), timeout=30)
+    assert_clean(r, 3, within=3 + 3,
+                 mentions=f"127.0.0.1:{server.port}: STOMP CONNECTED frame: the broker closed the connection")
+
+
+def test_error_frame_names_the_broker_and_is_escaped(tmp_path: Path) -> None:
+    frame = b"ERROR\nmessage:bad login \x1b[2J\n\nno\x00"
+    with running_hostile(Read(500, timeout=0.5), Send(frame), Hold()) as server:
+        r = run("gridready", "consume", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--timeout", "3", "--reconnects", "0", "--db", str(tmp_path / "h.db"), timeout=30)
+    assert_clean(r, 3, within=3 + 3, mentions="STOMP CONNECTED frame: broker refused: bad login \\x1b[2J")
+
+
+def test_refused_broker_is_one_line_no_stomp_log(tmp_path: Path) -> None:
+    r = run("gridready", "publish", "--broker", DEAD, "--destination", "/topic/x", "--timeout", "3",
+            good(tmp_path), timeout=30)
+    assert_clean(r, 3, within=3 + 3, mentions=f"{DEAD}: TCP connect: Connection refused")
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert "could not connect" not in r.stderr
+
+
+def test_stomp_log_shown_with_debug(tmp_path: Path) -> None:
+    r = run("gridready", "--debug", "publish", "--broker", DEAD, "--destination", "/topic/x", "--timeout", "3",
+            "--retries", "1", good(tmp_path), timeout=30)
+    assert r.code == 3 and "stomp.py: could not connect to host 127.0.0.1, port 1" in r.stderr, r.output
+
+
+@pytest.mark.parametrize("command", ["publish", "consume"])
+def test_fifo_password_file_is_refused_before_any_connection(tmp_path: Path, command: str) -> None:
+    fifo = tmp_path / "pw"
+    os.mkfifo(fifo)
+    with running_hostile(Hold()) as server:
+        extra = (good(tmp_path),) if command == "publish" else ("--db", str(tmp_path / "h.db"))
+        r = run("gridready", command, "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                "--user", "u", "--password-file", str(fifo), "--timeout", "3", *extra, timeout=30)
+        connections = server.connections
+    assert_clean(r, 3, within=3, mentions=f"{fifo}: cannot read password file: a FIFO")
+    assert connections == 0
+
+
+@pytest.mark.parametrize("flag", ["--proxy", "--cert", "--capath"])
+def test_bad_tls_file_is_refused_before_any_connection(tmp_path: Path, flag: str) -> None:
+    notpem = tmp_path / "cred.pem"
+    notpem.write_text("hello\n")
+    with running_hostile(Hold()) as server:
+        r = run("gridready", "consume", "--broker", f"127.0.0.1:{server.port}", "--destination", "/topic/x",
+                flag, str(notpem), "--timeout", "3", "--db", str(tmp_path / "h.db"), timeout=30)
+        connections = server.connections
+    assert_clean(r, 3, within=3, mentions=f"{notpem}")
+    assert connections == 0
