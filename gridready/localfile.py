@@ -127,8 +127,8 @@ def _cannot_write(name: str, what: str, reason: str) -> str:
     return f"{name}: cannot write{' ' + what if what else ''}: {reason}"
 
 
-def write_atomic(path: str | os.PathLike[str], text: str, *, what: str = "") -> None:
-    """Replace the regular file ``path`` with ``text`` (UTF-8), whole or not at all.
+def write_atomic(path: str | os.PathLike[str], text: str | bytes, *, what: str = "") -> None:
+    """Replace the regular file ``path`` with ``text`` (UTF-8; bytes as they are), whole or not at all.
 
     The text goes to a temp file in the same directory, is synced, then
     renamed over ``path``; the old file's permission bits are kept. An
@@ -161,8 +161,9 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, what: str = "") -> 
     except OSError as exc:
         raise SourceError(_cannot_write(name, what, exc.strerror or str(exc))) from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)

@@ -91,3 +91,44 @@ def test_without_matplotlib(grid: list[str], capsys: pytest.CaptureFixture[str],
     assert main(["plot", *grid, "-o", str(tmp_path / "x.png")]) == 3
     assert capsys.readouterr().err == "gridready: gridready plot needs matplotlib: pip install matplotlib (or pip install '.[plot]' in the gridready checkout)\n"
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_output_that_is_not_a_regular_file_is_refused_before_any_work(
+        grid: list[str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path, kind: str) -> None:
+    import os
+    import gridready.commands.history as history
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the history was read before -o was checked")
+
+    monkeypatch.setattr(history, "load_inputs", no_work)
+    out = tmp_path / {"fifo": "p.svg", "directory": "d.png", "device": "null.svg"}[kind]
+    if kind == "fifo":
+        os.mkfifo(out)
+    elif kind == "directory":
+        out.mkdir()
+    else:
+        out.symlink_to("/dev/null")
+    what = {"fifo": "a FIFO (named pipe)", "directory": "a directory", "device": "a character device"}[kind]
+    capsys.readouterr()
+    assert main(["plot", *grid, "-o", str(out)]) == 3
+    assert capsys.readouterr().err == f"gridready: {out}: cannot write the plot: {what}, not a regular file\n"
+
+
+def test_failed_write_keeps_the_old_plot(grid: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    import os
+    out = tmp_path / "x.svg"
+    out.write_text("old plot")
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", broken)
+    capsys.readouterr()
+    assert main(["plot", *grid, "-o", str(out)]) == 3
+    assert capsys.readouterr().err == f"gridready: {out}: cannot write the plot: No space left on device\n"
+    assert out.read_text() == "old plot"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".x.svg")) == []

@@ -2,7 +2,9 @@
 
 The series is ``gridready history``'s (day D = ``report --as-of D``): compliant
 sites per day (solid) of the sites the milestone applies to (dashed), the
-deadline marked. matplotlib is imported only here (``pip install
+deadline marked. The file is written whole or not at all
+(:func:`gridready.localfile.write_atomic`); a FIFO, device or directory as
+``-o`` is refused before any work. matplotlib is imported only here (``pip install
 matplotlib``, or ``pip install '.[plot]'`` in a gridready checkout); without
 it the command says so in one line.
 """
@@ -10,12 +12,14 @@ it the command says so in one line.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from typing import Any
 
 from gridready.commands import add_db_option
 from gridready.errors import GridreadyError, UsageError
+from gridready.localfile import check_writable, write_atomic
 
 FORMATS = {".png": "png", ".svg": "svg"}
 
@@ -47,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = FORMATS.get(os.path.splitext(output)[1].lower())
     if fmt is None:
         raise UsageError(f"{output}: -o must end in .png or .svg")
+    # A FIFO, device or directory as -o is refused before any work (opening a FIFO would block).
+    check_writable(output, what="the plot")
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -87,11 +93,11 @@ def run(args: argparse.Namespace) -> int:
     axes.grid(axis="y", alpha=0.3)
     figure.autofmt_xdate()
     figure.tight_layout()
+    image = io.BytesIO()
     try:
-        figure.savefig(output, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
-    except OSError as exc:
-        raise GridreadyError(f"{output}: cannot write the plot: {exc.strerror or exc}") from None
+        figure.savefig(image, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     finally:
         pyplot.close(figure)
+    write_atomic(output, image.getvalue(), what="the plot")
     print(f"wrote {output}: {milestone.id}, {len(points)} days from {series.first} to {series.last}", file=sys.stderr)
     return 0

@@ -103,3 +103,25 @@ def test_sweep_bad_timeouts(tmp_path: Path) -> None:
         done = run("gridready", "sweep", "--db", str(tmp_path / "h.db"), "-t", value, cwd=tmp_path)
         assert_clean(done, 3, within=20, mentions="timeout")
         assert done.stderr.count("\n") == 1
+
+
+def test_plot_to_a_fifo_fails_at_once(tmp_path: Path) -> None:
+    import os
+    fifo = tmp_path / "p.svg"
+    os.mkfifo(fifo)
+    done = run("gridready", "plot", "--milestone", "xrootd-protocol-string", "-o", str(fifo), cwd=tmp_path,
+               timeout=30)
+    assert_clean(done, 3, within=20, mentions=f"{fifo}: cannot write the plot: a FIFO (named pipe)")
+    assert done.stderr.count("\n") == 1 and stat_is_fifo(fifo)
+
+
+def test_plot_to_a_directory_fails_at_once(tmp_path: Path) -> None:
+    (tmp_path / "d.png").mkdir()
+    done = run("gridready", "plot", "--milestone", "xrootd-protocol-string", "-o", "d.png", cwd=tmp_path,
+               timeout=30)
+    assert_clean(done, 3, within=20, mentions="d.png: cannot write the plot: a directory")
+
+
+def stat_is_fifo(path: Path) -> bool:
+    import stat
+    return stat.S_ISFIFO(path.stat().st_mode)
