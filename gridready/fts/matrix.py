@@ -76,7 +76,7 @@ def endpoint_site(endpoint: str, inventory: Inventory) -> str:
     by_name = _site_named(text, inventory.sites)
     if by_name is not None:
         return by_name.name
-    host = _host(text)
+    host = host_of(text)
     for s in inventory.sites:
         if any(st.host.casefold() == host for st in s.storage):
             return s.name
@@ -114,12 +114,12 @@ class EndpointResolver:
         site = self._by_name.get(text.casefold())
         if site is not None:
             return site
-        return self._by_host.get(_host(text), text)
+        return self._by_host.get(host_of(text), text)
 
 
 def storage_site(endpoint: str, inventory: Inventory) -> Site | None:
     """The site whose storage element ``endpoint`` (``srm://host:port``, ``host``) is, if known."""
-    host = _host(endpoint)
+    host = host_of(endpoint)
     return next((s for s in inventory.sites if any(st.host.casefold() == host for st in s.storage)), None)
 
 
@@ -128,11 +128,13 @@ def _site_named(text: str, sites: Sequence[Site]) -> Site | None:
     return next((s for s in sites if key in (s.name.casefold(), s.wlcg_name.casefold())), None)
 
 
-def _host(endpoint: str) -> str:
+def host_of(endpoint: str) -> str:
+    """The lower-case host an SE name stands for (``srm://h:8443/x`` -> ``h``; ``h:8443`` -> ``h``; ``h`` -> ``h``)."""
     text = endpoint.strip()
     if "://" in text:
         try:
             return (urlsplit(text).hostname or "").casefold()
         except ValueError:
             return text.casefold()
-    return text.split("/", 1)[0].rsplit(":", 1)[0].casefold() if text.count(":") <= 1 else text.casefold()
+    head = text.split("/", 1)[0]
+    return (head.rsplit(":", 1)[0] if head.count(":") == 1 else head).casefold()

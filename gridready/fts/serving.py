@@ -31,10 +31,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from gridready.fts.channels import ANY_SITE
-from gridready.fts.matrix import RequiredChannel
+from gridready.fts.matrix import RequiredChannel, host_of
 from gridready.fts.rest import BannedStorage, Fts3Config, Link, StorageConfig
 from gridready.models import Inventory
 
@@ -83,18 +82,6 @@ class PairServing:
     @property
     def fully_stopped(self) -> bool:
         return not self.unknown and bool(self.se_pairs) and len(self.stopped) == len(self.se_pairs)
-
-
-def host_of(endpoint: str) -> str:
-    """The lower-case host an FTS3 SE name stands for (``srm://h:8443/x`` -> ``h``; ``h`` -> ``h``)."""
-    text = endpoint.strip()
-    if "://" in text:
-        try:
-            return (urlsplit(text).hostname or "").casefold()
-        except ValueError:
-            return text.casefold()
-    head = text.split("/", 1)[0]
-    return (head.rsplit(":", 1)[0] if head.count(":") == 1 else head).casefold()
 
 
 class _Places:
