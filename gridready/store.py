@@ -195,7 +195,8 @@ _BACKFILL_LATEST = """
 
 _SELECT_RECORD = """
     SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
-           o.message, o.remediation, o.compliance, o.deadline, o.days_left"""
+           o.message, o.remediation, o.compliance, o.deadline, o.days_left,
+           r.id, r.milestones, r.metrics, r.details"""
 
 
 def end_of_day(day: date) -> datetime:
@@ -288,6 +289,8 @@ class Store:
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = str(path)
         self.readonly = readonly
+        #: Ids of corrupt stored results read so far (each said once on stderr; see _record).
+        self.corrupt: set[int] = set()
         memory = self.path == ":memory:"
         if not memory and (readonly or not create) and not Path(self.path).exists():
             raise StoreError(f"{self.path}: no such history database")
@@ -501,7 +504,7 @@ class Store:
             rows = self._db.execute(query, {"cutoff": params[0]} if params else {}).fetchall()
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: cannot read results: {explain(exc, self.path)}") from None
-        return [_record(row, self.path) for row in rows]
+        return [self._record(row) for row in rows]
 
     def as_of(self, day: date) -> list[Record]:
         """What was known on ``day``: per (site, milestone, target), the latest result checked
@@ -533,7 +536,29 @@ class Store:
             JOIN results r ON r.id = pick.rid JOIN outcomes o ON o.result_id = pick.rid AND o.milestone = pick.mid
             WHERE pick.rank = 1
             ORDER BY r.site, o.milestone, r.target""", {"cutoff": cutoff} if cutoff is not None else {}).fetchall()
-        return [_record(row, self.path) for row in rows]
+        return [self._record(row) for row in rows]
+
+    def _record(self, row: Sequence[Any]) -> Record:
+        """One outcome row as reports read it. A corrupt row does not vanish and does not pass:
+        its outcome becomes UNKNOWN ``corrupt stored result ID: reason`` and one note naming
+        the database and the row goes to stderr (once per result). A row that cannot even be
+        placed (site, check, target or check time unreadable) is a StoreError naming it."""
+        try:
+            return _record(row, self.path)
+        except _Corrupt as exc:
+            rid = int(row[13]) if isinstance(row[13], int) else -1
+            reason = str(exc)
+            if rid not in self.corrupt:
+                self.corrupt.add(rid)
+                from gridready.escape import terminal
+                import sys
+                print(terminal(f"gridready: {self.path}: corrupt stored result {rid} ({row[0]} {row[1]} "
+                               f"{row[4]}): {reason}; its milestones are shown as UNKNOWN"),
+                      file=sys.stderr, flush=True)
+            return Record(site=row[0], check=row[1], host=row[2] if isinstance(row[2], str) else None,
+                          target=row[3], checked_at=parse_time(row[4]),
+                          outcome=StoredOutcome(milestone=row[5], outcome=Outcome.UNKNOWN,
+                                                message=f"corrupt stored result {rid}: {reason}"))
 
     def results(self, since: datetime | None = None) -> list[ProbeResult]:
         """Stored probe results checked at or after ``since``, oldest first (for exports)."""
@@ -618,18 +643,58 @@ class Store:
         return results, outcomes
 
 
-def _record(row: Sequence[Any], path: str) -> Record:
-    (site, check, host, target, checked_at, milestone, outcome, severity, message, remediation,
-     compliance, deadline, days_left) = row
+class _Corrupt(ValueError):
+    """A stored row's content is not what Store.add writes (the message says which field)."""
+
+
+def _json(text: Any, kind: type, field: str) -> Any:
+    if not isinstance(text, str):
+        raise _Corrupt(f"{field} is not JSON text")
     try:
-        return Record(site=site, check=check, host=host, target=target, checked_at=parse_time(checked_at),
-                      outcome=StoredOutcome(
-                          milestone=milestone, outcome=Outcome(outcome), message=message,
-                          severity=Severity[severity], remediation=remediation,
-                          compliance=Compliance(compliance),
-                          deadline=date.fromisoformat(deadline) if deadline else None, days_left=days_left))
-    except (KeyError, ValueError) as exc:
-        raise StoreError(f"{path}: corrupt result row for {site} {milestone}: {exc}") from None
+        value = json.loads(text)
+    except ValueError:
+        raise _Corrupt(f"{field} is not JSON") from None
+    if not isinstance(value, kind):
+        raise _Corrupt(f"{field} is not a JSON {'list' if kind is list else 'object'}")
+    return value
+
+
+def _record(row: Sequence[Any], path: str) -> Record:
+    """Raises StoreError when the row cannot be attributed (site, check, target, time), _Corrupt
+    when its content is not what Store.add writes."""
+    (site, check, host, target, checked_at, milestone, outcome, severity, message, remediation,
+     compliance, deadline, days_left, rid, milestones, metrics, details) = row
+    try:
+        if not all(isinstance(v, str) and v for v in (site, check, milestone)) or not isinstance(target, str) \
+                or not (host is None or isinstance(host, str)):
+            raise ValueError("site, check, host or target is not text")
+        when = parse_time(checked_at) if isinstance(checked_at, str) else None
+        if when is None:
+            raise ValueError("checked_at is not text")
+    except (SourceError, ValueError) as exc:
+        raise StoreError(f"{path}: corrupt stored result {rid}: {exc}") from None
+    try:
+        kind, level, verdict = Outcome(outcome), Severity[severity], Compliance(compliance)
+    except (KeyError, ValueError, TypeError):
+        raise _Corrupt(f"outcome {outcome!r}, severity {severity!r} or compliance {compliance!r} is not "
+                       f"one gridready writes") from None
+    if not isinstance(message, str) or not isinstance(remediation, str):
+        raise _Corrupt("message or remediation is not text")
+    if not (days_left is None or (isinstance(days_left, int) and not isinstance(days_left, bool))):
+        raise _Corrupt(f"days_left {days_left!r} is not a number")
+    try:
+        due = date.fromisoformat(deadline) if deadline else None
+    except (TypeError, ValueError):
+        raise _Corrupt(f"deadline {deadline!r} is not a date") from None
+    listed = _json(milestones, list, "milestones")
+    if not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in listed):
+        raise _Corrupt("milestones holds an entry without an id")
+    _json(metrics, dict, "metrics")
+    _json(details, list, "details")
+    return Record(site=site, check=check, host=host, target=target, checked_at=when,
+                  outcome=StoredOutcome(milestone=milestone, outcome=kind, message=message, severity=level,
+                                        remediation=remediation, compliance=verdict, deadline=due,
+                                        days_left=days_left))
 
 
 def _result(row: Sequence[Any], path: str) -> ProbeResult:

@@ -510,3 +510,64 @@ def test_ingest_names_a_result_already_stored_and_exits_0(tmp_path: Path, capsys
                    f"gridready ingest: {again}: already stored (xrootd result of pic, a, checked at 2010-06-01T10:00:00Z)\n")
     with Store(db, readonly=True) as store:
         assert store.count() == 1
+
+
+# --- corrupt stored rows: UNKNOWN naming the row, never dropped, never a pass -------------------
+
+def _one_stored(tmp_path: Path) -> str:
+    db = str(tmp_path / "h.db")
+    result = ProbeResult(check="xrootd", site="pic", host="d.pic.es:1094", state=State.OK, summary="ok",
+                         checked_at=at("2010-06-08 10:00"),
+                         milestones=[MilestoneResult(id="xroot", compliance=Compliance.COMPLIANT,
+                                                     deadline=date(2010, 9, 30), days_left=20, message="ok")])
+    with Store(db) as store:
+        store.add(result)
+    return db
+
+
+@pytest.mark.parametrize("sql, reason", [
+    ("UPDATE results SET milestones = 'not json'", "milestones is not JSON"),
+    ("UPDATE results SET milestones = '{\"a\": 1}'", "milestones is not a JSON list"),
+    ("UPDATE results SET milestones = '[1]'", "milestones holds an entry without an id"),
+    ("UPDATE results SET milestones = 7", "milestones is not a JSON list"),   # TEXT affinity: '7'
+    ("UPDATE results SET metrics = '[]'", "metrics is not a JSON object"),
+    ("UPDATE results SET details = 'x'", "details is not JSON"),
+    ("UPDATE outcomes SET days_left = 'x'", "days_left 'x' is not a number"),
+    ("UPDATE outcomes SET deadline = 'soon'", "deadline 'soon' is not a date"),
+    ("UPDATE outcomes SET compliance = 'GREAT'", "compliance 'GREAT' is not one gridready writes"),
+    ("UPDATE outcomes SET message = x'00ff'", "message or remediation is not text"),
+])
+def test_corrupt_row_reads_unknown_and_is_said_once(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                    sql: str, reason: str) -> None:
+    db = _one_stored(tmp_path)
+    with sqlite3.connect(db) as raw:
+        raw.execute(sql)
+    with Store(db, readonly=True) as store:
+        first = store.as_of(date(2010, 6, 8))
+        again = store.latest()
+        assert store.corrupt == {1}
+    assert len(first) == 1 and len(again) == 1
+    out = first[0].outcome
+    assert out.outcome is Outcome.UNKNOWN and out.milestone == "xroot" and out.compliance is Compliance.UNKNOWN
+    assert out.message.startswith("corrupt stored result 1: ") and reason in out.message
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"gridready: {db}: corrupt stored result 1 (pic xrootd 2010-06-08T10:00:00Z): ")
+    assert err.rstrip().endswith("its milestones are shown as UNKNOWN")
+
+
+def test_row_that_cannot_be_placed_is_an_error_naming_it(tmp_path: Path) -> None:
+    db = _one_stored(tmp_path)
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE results SET checked_at = 'yesterday'")
+        raw.execute("UPDATE latest SET checked_at = '2010-06-08T10:00:00Z'")
+    with Store(db, readonly=True) as store, pytest.raises(StoreError, match=f"{db}: corrupt stored result 1: "):
+        store.latest()
+
+
+def test_intact_row_is_not_flagged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = _one_stored(tmp_path)
+    with Store(db, readonly=True) as store:
+        rows = store.latest()
+        assert store.corrupt == set()
+    assert rows[0].outcome.outcome is Outcome.PASS and capsys.readouterr().err == ""

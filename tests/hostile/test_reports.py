@@ -125,3 +125,33 @@ def test_plot_to_a_directory_fails_at_once(tmp_path: Path) -> None:
 def stat_is_fifo(path: Path) -> bool:
     import stat
     return stat.S_ISFIFO(path.stat().st_mode)
+
+
+def _corrupt_db(tmp_path: Path, sql: str) -> Path:
+    import sqlite3
+    db = tmp_path / "bad.db"
+    done = run("gridready", "sweep", "--inventory", "config/example/sites.yaml", "--db", str(db),
+               cwd=Path(__file__).resolve().parents[2], timeout=120)
+    assert done.code == 0, done.output
+    with sqlite3.connect(db) as raw:
+        raw.execute(sql)
+    return db
+
+
+import pytest  # noqa: E402
+
+
+@pytest.mark.parametrize("sql", ["UPDATE results SET milestones = 'not json' WHERE id = 2",
+                                 "UPDATE outcomes SET days_left = 'x' WHERE result_id = 2",
+                                 "UPDATE outcomes SET compliance = 'GREAT' WHERE result_id = 2"])
+@pytest.mark.parametrize("command", [["report", "--format", "json"], ["history", "--format", "csv"]])
+def test_corrupt_stored_row_is_unknown_and_named(tmp_path: Path, sql: str, command: list[str]) -> None:
+    db = _corrupt_db(tmp_path, sql)
+    done = run("gridready", *command, "--db", str(db), cwd=tmp_path, timeout=60)
+    assert "Traceback" not in done.output
+    lines = [line for line in done.stderr.splitlines() if "corrupt stored result 2 " in line]
+    assert len(lines) == 1 and lines[0].startswith(f"gridready: {db}: corrupt stored result 2 (")
+    if command[0] == "report":
+        assert done.code == 2 and "corrupt stored result 2: " in done.stdout    # an UNKNOWN cell, not a pass
+    else:
+        assert done.code == 0 and ",UNKNOWN," in done.stdout
