@@ -9,6 +9,7 @@ asked, and failed a door that merely refused. ``gridready ingest`` +
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,12 @@ def legacy(message: str, outcome: str | None, compliance: str, *, host: str = "x
 
 def report_cell(tmp_path: Path, result: dict[str, Any], *extra: str, as_of: str = "2010-06-08",
                 milestone: str = MILESTONE) -> tuple[str, str]:
-    source = tmp_path / "result.json"
+    # A fresh history per call: the results of one test share site, check, host and checked_at,
+    # and the history stores such a repeat once (the first one would be judged again).
+    work = Path(tempfile.mkdtemp(dir=tmp_path))
+    source = work / "result.json"
     source.write_text(json.dumps(result), encoding="utf-8")
-    db = str(tmp_path / "history.db")
+    db = str(work / "history.db")
     done = run("gridready", "ingest", "--db", db, str(source))
     assert done.code == 0, done.output
     done = run("gridready", "report", "--db", db, "--format", "json", "--as-of", as_of, *extra)
