@@ -151,24 +151,6 @@ def client_credentials(options: BrokerOptions) -> tuple[str | None, str | None]:
     return None, None
 
 
-def connection(options: BrokerOptions, *, auto_decode: bool = True) -> tuple[object, str | None]:
-    """A stomp.py ``Connection12`` for ``options`` (not yet connected) and a temporary CA
-    bundle to delete after the connection is closed (or None)."""
-    import stomp  # stomp.py: imported only when a broker is used
-
-    conn = stomp.Connection12(options.hosts, prefer_localhost=False, try_loopback_connect=False,
-                              reconnect_attempts_max=1, timeout=options.timeout,
-                              heartbeats=(0, 0), auto_decode=auto_decode)
-    temporary = None
-    if options.tls:
-        cert, key = client_credentials(options)
-        ca, is_temp = ca_bundle(options.capath)
-        temporary = ca if is_temp else None
-        conn.set_ssl(for_hosts=options.hosts, cert_file=cert, key_file=key, ca_certs=ca,
-                     ssl_version=ssl.PROTOCOL_TLS_CLIENT)
-    return conn, temporary
-
-
 def remove_quietly(path: str | None) -> None:
     if path:
         try:
