@@ -81,7 +81,7 @@ def test_services_for_every_door_se_fts_and_worker_node(tmp_path: Path) -> None:
     assert blocks(done.stdout, "hostgroup") == [
         {"hostgroup_name": "gridready-MY-T1", "alias": "MY-T1 services checked by gridready"},
         {"hostgroup_name": "gridready-MY-T1-wn", "alias": "MY-T1 worker nodes (gLExec)"}]
-    assert len(blocks(done.stdout, "command")) == 6
+    assert len(blocks(done.stdout, "command")) == 7  # the shipped commands, check_gridready_glexec_nrpe_port included
     assert "# NOTE: on each worker node of MY-T1, nrpe.cfg needs: command[check_glexec]=/usr/lib/nagios/plugins/" \
            f"check_glexec {shared}" in done.stdout
     assert "--cert F --key F or --proxy F" in done.stdout
@@ -95,7 +95,7 @@ def test_output_passes_nagios_verification(tmp_path: Path) -> None:
     assert verified.returncode == 0, verified.stdout
     assert "Total Warnings: 0" in verified.stdout, verified.stdout
     # 6 generated commands + the harness's notification command; gLExec through the WN hostgroup.
-    assert "Checked 8 services." in verified.stdout and "Checked 2 host groups." in verified.stdout and "Checked 7 commands." in verified.stdout
+    assert "Checked 8 services." in verified.stdout and "Checked 2 host groups." in verified.stdout and "Checked 8 commands." in verified.stdout
 
 
 def test_only_checks_with_an_applicable_milestone(tmp_path: Path) -> None:
@@ -319,8 +319,8 @@ def test_a_line_break_in_a_noted_value_stays_in_its_comment(site: Site, tmp_path
     config = write(tmp_path / "site.cfg", text)
     verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
     assert verified.returncode == 0, verified.stdout
-    # Only the 6 shipped commands + the harness's notification command: nothing injected.
-    assert "Checked 7 commands." in verified.stdout, verified.stdout
+    # Only the 7 shipped commands + the harness's notification command: nothing injected.
+    assert "Checked 8 commands." in verified.stdout, verified.stdout
     assert "Checked 2 services." in verified.stdout, verified.stdout
 
 
@@ -330,7 +330,7 @@ def test_nagios_itself_would_run_the_injected_command_unescaped(tmp_path: Path) 
     base = injected(Site("MY-T1", 1, xrootd=("door.example.org",)))
     config = write(tmp_path / "raw.cfg", base + "# NOTE: FTS source x\n" + EVIL)
     verified = Nagios(tmp_path / "nagios", "", cfg_files=(config,)).verify()
-    assert verified.returncode == 0 and "Checked 8 commands." in verified.stdout, verified.stdout
+    assert verified.returncode == 0 and "Checked 9 commands." in verified.stdout, verified.stdout
 
 
 @pytest.mark.parametrize("site, message", [
@@ -456,3 +456,46 @@ def test_icinga2_refuses_what_cannot_be_written(site: Site, message: str) -> Non
     with pytest.raises(GridreadyError) as caught:
         icinga2_render(site, ("wn1.example.org",))
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--nrpe-port", "5667"], "--nrpe-port apply to the gLExec service: give --wn HOST"),
+    (["--wn", "wn1.example.org", "--nrpe-port", "0"], "--nrpe-port must be a port number 1-65535, got 0"),
+    (["--wn", "wn1.example.org", "--nrpe-port", "65536"], "--nrpe-port must be a port number 1-65535, got 65536"),
+    (["--wn", "wn1.example.org", "--check-nrpe", "bin/check_nrpe"],
+     "--check-nrpe must be an absolute path, got 'bin/check_nrpe'"),
+    (["--wn", "wn1.example.org", "--nrpe-port", "5667", "--check-nrpe", "/usr/bin/check_nrpe", "--format", "icinga2"],
+     "--nrpe-port and --check-nrpe apply to --format nagios only"),
+    (["--wn", "wn1.example.org", "--check-nrpe", "/opt/my plugins/check_nrpe"],
+     "--check-nrpe '/opt/my plugins/check_nrpe' cannot go into a Nagios definition"),
+])
+def test_nrpe_options_refused_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str],
+                                            message: str) -> None:
+    from gridready.cli import main
+
+    inventory = write(tmp_path / "sites.yaml", SITES)
+    assert main(["nagios-config", "--inventory", str(inventory), "--site", "MY-T1", *args]) == 3
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_nrpe_port_and_plugin_path_go_into_the_glexec_service(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from gridready.cli import main
+
+    inventory = write(tmp_path / "sites.yaml", SITES)
+    base = ["nagios-config", "--inventory", str(inventory), "--site", "MY-T1", "--wn", "wn1.example.org"]
+    assert main([*base, "--nrpe-port", "5667", "--check-nrpe", "/usr/lib/nagios/plugins/check_nrpe"]) == 0
+    text = capsys.readouterr().out
+    glexec = [s for s in blocks(text, "service") if s.get("hostgroup_name") == "gridready-MY-T1-wn"]
+    assert [s["check_command"] for s in glexec] == ["check_gridready_glexec_nrpe_port!check_glexec!5667"]
+    commands = {c["command_name"]: c["command_line"] for c in blocks(text, "command")}
+    assert commands["check_gridready_glexec_nrpe_port"] == \
+        "/usr/lib/nagios/plugins/check_nrpe -H $HOSTADDRESS$ -p $ARG2$ -t 30 -c $ARG1$"
+    assert commands["check_gridready_glexec_nrpe"] == \
+        "/usr/lib/nagios/plugins/check_nrpe -H $HOSTADDRESS$ -t 30 -c $ARG1$"
+    assert commands["check_gridready_xrootd"].startswith("$USER1$/check_xrootd ")   # the probes stay in $USER1$
+    # NRPE's own default port needs no port argument.
+    assert main([*base, "--nrpe-port", "5666"]) == 0
+    glexec = [s for s in blocks(capsys.readouterr().out, "service") if s.get("hostgroup_name") == "gridready-MY-T1-wn"]
+    assert [s["check_command"] for s in glexec] == ["check_gridready_glexec_nrpe!check_glexec"]

@@ -37,8 +37,8 @@ def test_nagios_accepts_the_shipped_commands_and_example_services(tmp_path: Path
     code, output = verify(tmp_path, "", COMMANDS_CFG, SERVICES_EXAMPLE_CFG)
     assert code == 0, output
     assert "Total Warnings: 0" in output and "Total Errors:   0" in output, output
-    # 6 gridready commands + the harness's notification command.
-    assert counts(output) == {"services": 4, "hosts": 4, "host groups": 1, "commands": 7}
+    # 7 gridready commands + the harness's notification command.
+    assert counts(output) == {"services": 4, "hosts": 4, "host groups": 1, "commands": 8}
 
 
 def test_nagios_rejects_a_service_with_an_unknown_command(tmp_path: Path) -> None:
@@ -52,7 +52,8 @@ def test_every_probe_has_a_command_and_commands_call_existing_probes() -> None:
     text = COMMANDS_CFG.read_text()
     lines = dict(re.findall(r"command_name\s+(\S+)\s*\n\s*command_line\s+(.+)", text))
     assert set(lines) == {"check_gridready_xrootd", "check_gridready_dcache_version", "check_gridready_fts_channels",
-                          "check_gridready_fts_channel_list", "check_gridready_glexec", "check_gridready_glexec_nrpe"}
+                          "check_gridready_fts_channel_list", "check_gridready_glexec", "check_gridready_glexec_nrpe",
+                          "check_gridready_glexec_nrpe_port"}
     called = {line.split()[0].removeprefix("$USER1$/") for line in lines.values()}
     assert called == {*PROBE_NAMES, "check_nrpe"}
     for name in PROBE_NAMES:

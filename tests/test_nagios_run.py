@@ -16,8 +16,12 @@ current_state and plugin_output in status.dat. A second part runs what
 from __future__ import annotations
 
 import argparse
+import grp
 import io
+import os
+import re
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +30,8 @@ import pytest
 
 from gridready.commands import nagios_config
 from tests.helpers import REPO, write
-from tests.nagios.harness import ServiceStatus, require_nagios, running_nagios
+from tests.nagios.harness import (CHECK_NRPE, ServiceStatus, nrpe_account, nrpe_python, require_nagios,
+                                  running_nagios, running_nrpe)
 from tests.servers.https import RunningServer, running_https
 from tests.servers.slapd import running_slapd
 from tests.servers.xrootd import XrootdServer, running_xrootd
@@ -218,3 +223,43 @@ def nagios_config_args(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     nagios_config.add_parser(parser.add_subparsers())
     return parser.parse_args(["nagios-config", *argv])
+
+
+def test_generated_glexec_service_runs_through_a_real_nrpe(grid: Grid) -> None:
+    """The generated gLExec service on the worker-node hostgroup: Nagios -> check_nrpe -> nrpe -> check_glexec."""
+    account = nrpe_account()
+    python = nrpe_python(account)
+    # The NRPE account reads the worker-node tree (not the 0700 pytest temp dir); glexec.conf
+    # stays root-owned 0640, readable by the monitoring group as a site would give it.
+    with tempfile.TemporaryDirectory(prefix="gridready-wn-") as tmp:
+        workdir = Path(tmp)
+        workdir.chmod(0o755)
+        node = make_node(workdir / "wn")
+        if account is not None:
+            os.chown(node / "etc" / "glexec.conf", 0, grp.getgrnam(account[1]).gr_gid)
+        inventory = write(grid.tmp / "wn-sites.yaml", """
+            sites:
+              - {name: SARA-MATRIX, tier: 1, storage: [{host: srm.grid.sara.nl, implementation: dCache}]}
+            """)
+        out = io.StringIO()
+        probe = [python, str(REPO / "probes" / "check_glexec"), "--site", "SARA-MATRIX", "--root", str(node)]
+        with running_nrpe(workdir, {nagios_config.NRPE_GLEXEC: ["/usr/bin/env", f"PYTHONPATH={REPO}", *probe]},
+                          account) as port:
+            args = nagios_config_args("--site", "SARA-MATRIX", "--inventory", str(inventory), "--wn", "127.0.0.1",
+                                      "--nrpe-port", str(port), "--check-nrpe", str(CHECK_NRPE),
+                                      "--plugin-dir", str(REPO / "probes"), "--with-templates")
+            assert nagios_config.run(args, out) == 0
+            generated = write(grid.tmp / "generated" / "sara-wn.cfg", out.getvalue())
+            text = generated.read_text(encoding="utf-8")
+            assert re.search(rf"\n    check_command +check_gridready_glexec_nrpe_port!check_glexec!{port}\n", text)
+            assert f"command_line    {CHECK_NRPE} -H $HOSTADDRESS$ -p $ARG2$ -t 30 -c $ARG1$\n" in text
+            with running_nagios(grid.tmp / "nagios-nrpe", "", cfg_files=(generated,), base=False) as nagios:
+                nagios.force_checks(["127.0.0.1"])
+                statuses = nagios.wait_checked([("127.0.0.1", GLEXEC)])
+    glexec = statuses[("127.0.0.1", GLEXEC)]
+    assert glexec.check_command == f"check_gridready_glexec_nrpe_port!check_glexec!{port}"
+    # The probe ran on the "worker node" (its own host name, as NRPE gives no -H) and judged the tree.
+    message = "gLExec /usr/sbin/glexec mode 4755, SCAS (https://scas.example.org:8443)"
+    assert (glexec.state, re.sub(r" - \S+: ", " - WN: ", glexec.output)) == (
+        0, f"GLEXEC OK - WN: glexec-scas-argus-t1 COMPLIANT: {message}")
+    assert glexec.long_output.splitlines() == [f"[OK] glexec-scas-argus-t1: {message} (deadline 2010-05-31)"]

@@ -6,7 +6,8 @@ or ``--all``), the shipped command definitions
 the hosts and one service per probe target: every xrootd door, every dCache
 storage element, the FTS3 server (``fts:`` https URL) or the FTS 2 channel
 dump (``fts_channels:``), and gLExec on the worker nodes named with ``--wn``
-(one service on the site's worker-node hostgroup, run through NRPE). Only
+(one service on the site's worker-node hostgroup, run through NRPE; ``--nrpe-port``
+and ``--check-nrpe`` say where the NRPE daemons listen and where check_nrpe is). Only
 checks that some milestone applies to the site (by tier and scope) get
 services. Service descriptions are the WLCG-style metric names documented in
 ``config/nagios/gridready-services.example.cfg``. ``--with-templates`` adds
@@ -44,6 +45,8 @@ XROOTD_PORT = 1094
 FTS_PORT = 8446
 #: The NRPE command a worker node defines for check_glexec.
 NRPE_GLEXEC = "check_glexec"
+#: NRPE's own default port (nrpe.cfg server_port); another one needs --nrpe-port.
+NRPE_PORT = 5666
 #: Where FTS3 checks find the CA certificates (the grid's usual directory).
 CAPATH = "/etc/grid-security/certificates"
 #: Service timing: compliance changes slowly (intervals in interval_length units, 60 s by default).
@@ -80,6 +83,12 @@ def add_parser(sub: Any) -> None:
                              "(Icinga 2: PluginDir)")
     parser.add_argument("--wn", metavar="HOST", action="append", default=[],
                         help="worker node to check gLExec on through NRPE (repeatable; one site only)")
+    parser.add_argument("--nrpe-port", metavar="PORT", type=int,
+                        help="port the worker nodes' NRPE daemons listen on (nrpe.cfg server_port; "
+                             f"default {NRPE_PORT}); Nagios format, with --wn")
+    parser.add_argument("--check-nrpe", metavar="PATH",
+                        help="the check_nrpe plugin (default: check_nrpe in the plugin directory, $USER1$ "
+                             "or --plugin-dir); Nagios format, with --wn")
     parser.add_argument("--no-commands", action="store_true",
                         help="leave out the command definitions (already included from "
                              "gridready-commands.cfg, or icinga2/gridready.conf)")
@@ -111,6 +120,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 sites.append(site)
     if args.wn and len(sites) != 1:
         raise UsageError("nagios-config: --wn names the worker nodes of one site: give one --site")
+    _check_nrpe_options(args)
     rules = load_rules(args.milestones or bundled.milestones_file())
     # Pass on only what was chosen explicitly: the probes' defaults are the same bundled files.
     common: list[str] = []
@@ -118,7 +128,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         common += ["--inventory", str(Path(args.inventory).resolve())]
     if args.milestones:
         common += ["--milestones", str(Path(args.milestones).resolve())]
-    plan = Plan()
+    plan = Plan(nrpe_port=args.nrpe_port)
     for site in sites:
         add_site(plan, site, rules, ["--site", site.name, *common], args.wn)
     paths = (str(Path(inventory.path).resolve()), str(Path(rules.path).resolve()))
@@ -128,11 +138,27 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         icinga = None if args.no_commands else check_commands(args.plugin_dir)
         text = render_icinga2(plan, icinga, *paths, command_line=_command_line(args))
     else:
-        commands = None if args.no_commands else command_definitions(commands_file(), args.plugin_dir)
+        commands = None if args.no_commands else command_definitions(commands_file(), args.plugin_dir,
+                                                                     args.check_nrpe)
         templates = template_definitions() if args.with_templates else None
         text = render_plan(plan, commands, *paths, templates=templates, command_line=_command_line(args))
     (out or sys.stdout).write(text)
     return 0
+
+
+def _check_nrpe_options(args: argparse.Namespace) -> None:
+    nrpe = [f"--{o}" for o, v in (("nrpe-port", args.nrpe_port), ("check-nrpe", args.check_nrpe)) if v is not None]
+    if not nrpe:
+        return
+    if args.format != "nagios":
+        raise UsageError(f"nagios-config: {' and '.join(nrpe)} apply to --format nagios only "
+                         "(Icinga 2 runs gLExec on the worker node through its own agent)")
+    if not args.wn:
+        raise UsageError(f"nagios-config: {' and '.join(nrpe)} apply to the gLExec service: give --wn HOST")
+    if args.nrpe_port is not None and not 1 <= args.nrpe_port <= 65535:
+        raise UsageError(f"nagios-config: --nrpe-port must be a port number 1-65535, got {args.nrpe_port}")
+    if args.check_nrpe is not None and not Path(args.check_nrpe).is_absolute():
+        raise UsageError(f"nagios-config: --check-nrpe must be an absolute path, got {args.check_nrpe!r}")
 
 
 def _command_line(args: argparse.Namespace) -> str:
@@ -152,11 +178,20 @@ def template_definitions() -> str:
     return read_text(templates_file(), what="Nagios template definitions")
 
 
-def command_definitions(path: Path, plugin_dir: str | None) -> str:
-    """The shipped command definitions, with ``$USER1$`` replaced by ``plugin_dir`` if given."""
+def command_definitions(path: Path, plugin_dir: str | None, check_nrpe: str | None = None) -> str:
+    """The shipped command definitions, with ``$USER1$`` replaced by ``plugin_dir`` if given.
+
+    ``check_nrpe`` (an absolute path) replaces ``$USER1$/check_nrpe``: NRPE's
+    plugin is not one of the probes and may live elsewhere (Debian:
+    /usr/lib/nagios/plugins/check_nrpe). Raises GridreadyError for a path
+    that cannot go into a definition unquoted.
+    """
     from gridready.localfile import read_text
 
     text = read_text(path, what="Nagios command definitions")
+    if check_nrpe is not None:
+        plugin = _name(check_nrpe, "--check-nrpe")
+        text = re.sub(r"(?m)^(\s*command_line\s+)\$USER1\$/check_nrpe(?=\s)", lambda m: m.group(1) + plugin, text)
     if plugin_dir is None:
         return text
     directory = _name(str(Path(plugin_dir).resolve()), "--plugin-dir")
@@ -202,6 +237,8 @@ class Plan:
     wn_groups: dict[str, tuple[Site, tuple[tuple[str, str], ...]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     sites: list[Site] = field(default_factory=list)
+    #: the worker nodes' NRPE port when not NRPE's default (--nrpe-port)
+    nrpe_port: int | None = None
 
     def host(self, site: Site, name: str, role: str, group: str, address: str | None = None) -> Host:
         name = _name(name, f"site {site.name}: {role} host")
@@ -460,6 +497,12 @@ def _check_command(service: Service) -> str:
     return "!".join((command, *args))
 
 
+def _nrpe_command(port: int | None) -> str:
+    if port is None or port == NRPE_PORT:
+        return f"check_gridready_glexec_nrpe!{NRPE_GLEXEC}"
+    return f"check_gridready_glexec_nrpe_port!{NRPE_GLEXEC}!{port}"
+
+
 def render_plan(plan: Plan, commands: str | None, inventory_path: str, rules_path: str,
                 templates: str | None = None, command_line: str = "gridready nagios-config") -> str:
     """Nagios 4 object definitions for ``plan``, after the command (and template) definitions."""
@@ -489,6 +532,6 @@ def render_plan(plan: Plan, commands: str | None, inventory_path: str, rules_pat
         # One service on the worker-node hostgroup: a WN added to the group is checked too.
         parts.append(_block("service", [("use", "generic-service"), ("hostgroup_name", group),
                                         ("service_description", METRICS["glexec"]),
-                                        ("check_command", f"check_gridready_glexec_nrpe!{NRPE_GLEXEC}"),
+                                        ("check_command", _nrpe_command(plan.nrpe_port)),
                                         *SERVICE_TIMING]))
     return "\n".join(parts)

@@ -23,10 +23,11 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
-from tests.servers.process import stop_tree
+from tests.servers.process import stop, stop_tree
 
 NAGIOS = Path("/usr/sbin/nagios4")
 COMMANDS_CFG = REPO / "config" / "nagios" / "gridready-commands.cfg"
@@ -318,3 +319,104 @@ def running_nagios(workdir: Path, objects: str, cfg_files: Iterable[Path] = (COM
         yield nagios
     finally:
         nagios.stop()
+
+
+# --- NRPE (Debian nagios-nrpe-server / nagios-nrpe-plugin) ---------------------------------
+
+NRPE = Path("/usr/sbin/nrpe")
+CHECK_NRPE = Path("/usr/lib/nagios/plugins/check_nrpe")
+#: The account nrpe drops to when started as root: it refuses to run commands as root.
+NRPE_USER = "nagios"
+
+
+def require_nrpe() -> None:
+    for path, package in ((NRPE, "nagios-nrpe-server"), (CHECK_NRPE, "nagios-nrpe-plugin")):
+        if not os.access(path, os.X_OK):
+            pytest.skip(f"{path} is not installed (Debian package {package})")
+
+
+def nrpe_account() -> tuple[str, str] | None:
+    """(user, group) nrpe runs commands as: NRPE_USER when root (nrpe refuses root), else None (as is)."""
+    if os.getuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(NRPE_USER)
+    except KeyError:
+        pytest.skip(f"no user {NRPE_USER} (made by Debian nagios-nrpe-server) for nrpe to run commands as")
+    return entry.pw_name, grp.getgrgid(entry.pw_gid).gr_name
+
+
+def nrpe_python(account: tuple[str, str] | None) -> str:
+    """A python3 the NRPE account can run the probes with (gridready from the checkout on PYTHONPATH).
+
+    The test's own interpreter may sit where that account cannot go (pyenv
+    under a 0700 /root); Debian's /usr/bin/python3 with python3-yaml and
+    python3-nagiosplugin (or a pip install, as in CI) runs them as well.
+    """
+    tried = []
+    for python in dict.fromkeys((sys.executable, "/usr/bin/python3")):
+        command = ["env", f"PYTHONPATH={REPO}", python, "-c", "import gridready.checks.glexec, nagiosplugin, yaml"]
+        if account is not None:
+            command = ["runuser", "-u", account[0], "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              check=False)
+        if done.returncode == 0:
+            return python
+        tried.append(f"{python}: {(done.stderr.strip().splitlines() or ['exit ' + str(done.returncode)])[-1]}")
+    pytest.skip(f"no python3 that user {account[0] if account else 'of the test'} can run the probes with "
+                f"({'; '.join(tried)})")
+
+
+@contextmanager
+def running_nrpe(workdir: Path, commands: Mapping[str, Sequence[str]],
+                 account: tuple[str, str] | None) -> Iterator[int]:
+    """A real nrpe in the foreground on 127.0.0.1 (a free port), defining ``commands``; yields the port.
+
+    ``workdir`` must be one the NRPE account can read. No arguments from
+    clients (dont_blame_nrpe=0), only loopback clients; check_nrpe's default
+    anonymous-DH TLS. Stopped by its pid (TERM, then KILL) on exit.
+    """
+    require_nrpe()
+    for name, argv in commands.items():
+        for value in (name, *argv):
+            if not value or any(c in value for c in "\n\r!$`'\"\\|;&<>()*?[]{} \t"):
+                raise ValueError(f"NRPE command {name}: {value!r} cannot go into nrpe.cfg as a plain word")
+    process: subprocess.Popen[bytes] | None = None
+    log = workdir / "nrpe.out"
+    try:
+        for attempt in range(3):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = int(s.getsockname()[1])
+            cfg = workdir / "nrpe.cfg"
+            cfg.write_text("\n".join([
+                f"pid_file={workdir / 'nrpe.pid'}", "server_address=127.0.0.1", f"server_port={port}",
+                *([f"nrpe_user={account[0]}", f"nrpe_group={account[1]}"] if account else []),
+                "allowed_hosts=127.0.0.1", "dont_blame_nrpe=0", "allow_bash_command_substitution=0",
+                "debug=0", "command_timeout=30", "connection_timeout=30",
+                *(f"command[{name}]={' '.join(argv)}" for name, argv in commands.items()), ""]), encoding="utf-8")
+            cfg.chmod(0o644)
+            with open(log, "wb") as out:
+                process = subprocess.Popen([str(NRPE), "-c", str(cfg), "-f"], stdin=subprocess.DEVNULL,
+                                           stdout=out, stderr=subprocess.STDOUT)
+            if _wait_port(process, port):
+                break
+            stop(process, STOP_TIMEOUT)
+            if attempt == 2:
+                pytest.fail(f"nrpe did not listen on 127.0.0.1:{port}: exit {process.returncode}\n"
+                            + log.read_text(errors="replace")[-2000:])
+        yield port
+    finally:
+        if process is not None:
+            stop(process, STOP_TIMEOUT)
+
+
+def _wait_port(process: subprocess.Popen[bytes], port: int, timeout: float = 10.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and process.poll() is None:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(0.05)
+    return False
