@@ -9,15 +9,23 @@ value as text.
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
+import sqlite3
 import subprocess
+from datetime import date, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from gridready.cli import main
-from tests.helpers import write
+from gridready.configfile import load_inventory, load_rules
+from gridready.report.matrix import report_sites
+from gridready.result import ProbeResult
+from gridready.store import Store
+from tests.helpers import REPO, write
 from tests.test_report_cli import ingest, probe_result
 
 CHROMIUM = shutil.which("chromium")
@@ -95,6 +103,86 @@ class Elements(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._in_row_header:
             self.sites[-1] += data
+
+
+#: The generated year: daily sweeps of the bundled example's Tier-0/1 sites against the bundled milestones.
+YEAR_START = date(2010, 1, 1)
+YEAR_DAYS = 365
+EXAMPLE_INVENTORY = REPO / "config" / "example" / "sites.yaml"
+BUNDLED_RULES = REPO / "config" / "milestones.yaml"
+#: Set to a directory to keep the year's report screenshot and plot there (how docs/*.png are made).
+DOCS_SHOTS = os.environ.get("GRIDREADY_DOCS_SHOTS")
+
+
+def switch_day(site: int, milestone: int) -> int | None:
+    """The day of the year from which a site passes a milestone (None: never), spread over the year;
+    every fifth pair never passes, so no curve is trivially full."""
+    if (site + milestone) % 5 == 4:
+        return None
+    return 20 + (37 * site + 53 * milestone) % 330
+
+
+def build_year(db: Path) -> dict[str, list[int]]:
+    """A year of daily sweeps; returns per milestone the expected compliant sites per day.
+
+    Day 0 goes through ``Store.add`` (both a failing and, an hour earlier, a passing result per site
+    and check: the templates); days 1..364 are copies of the template each pair has that day, by SQL
+    inside the store's schema, the latest-result index then rebuilt by the store.
+    """
+    rules, sites = load_rules(BUNDLED_RULES), report_sites(load_inventory(EXAMPLE_INVENTORY).sites)
+    waived = {(w.site, w.milestone) for w in rules.waivers}
+    template: dict[tuple[str, str, bool], int] = {}
+    with Store(db) as store:
+        for passing, hour in ((True, 9), (False, 10)):
+            for site in sites:
+                for m in rules.milestones:
+                    state = ("COMPLIANT", "ok") if passing else ("PENDING", "not yet")
+                    data = probe_result(site.name, m.check, f"{m.check}.{site.name}",
+                                        f"2010-01-01T{hour:02d}:00:00Z", (m.id, state[0], state[1], 10))
+                    store.add(ProbeResult.from_json(data, "year"), origin="ingest", target=f"{m.check}.{site.name}")
+    con = sqlite3.connect(db, isolation_level=None)
+    try:
+        for rid, site_name, mid, compliance in con.execute(
+                "SELECT r.id, r.site, o.milestone, o.compliance FROM results r JOIN outcomes o ON o.result_id = r.id"):
+            template[(site_name, mid, compliance == "COMPLIANT")] = rid
+        columns = [row[1] for row in con.execute("PRAGMA table_info(results)") if row[1] not in ("id", "checked_at")]
+        ocolumns = [row[1] for row in con.execute("PRAGMA table_info(outcomes)")
+                    if row[1] not in ("id", "result_id")]
+        con.execute("BEGIN")
+        rows = []
+        for n in range(1, YEAR_DAYS):
+            when = (YEAR_START + timedelta(days=n)).isoformat() + "T10:00:00Z"
+            for i, site in enumerate(sites):
+                for k, m in enumerate(rules.milestones):
+                    day = switch_day(i, k)
+                    passing = day is not None and (site.name, m.id) not in waived and n >= day
+                    rows.append((when, template[(site.name, m.id, passing)]))
+        for when, rid in rows:
+            new = con.execute(f"INSERT INTO results ({', '.join(columns)}, checked_at) "
+                              f"SELECT {', '.join(columns)}, ? FROM results WHERE id = ?", (when, rid)).lastrowid
+            con.execute(f"INSERT INTO outcomes (result_id, {', '.join(ocolumns)}) "
+                        f"SELECT ?, {', '.join(ocolumns)} FROM outcomes WHERE result_id = ?", (new, rid))
+        con.execute("DELETE FROM latest")       # rebuilt from the whole history by the store below
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    Store(db).close()
+    expected = {}
+    for k, m in enumerate(rules.milestones):
+        applies = [(i, s) for i, s in enumerate(sites) if s.tier in m.scope.tiers]
+        expected[m.id] = [sum(1 for i, s in applies if (day := switch_day(i, k)) is not None
+                              and (s.name, m.id) not in waived and n >= day) for n in range(YEAR_DAYS)]
+    return expected
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
+    db = tmp_path_factory.mktemp("year") / "year.db"
+    return db, build_year(db)
+
+
+def year_args(db: Path) -> list[str]:
+    return ["--db", str(db), "--inventory", str(EXAMPLE_INVENTORY), "--milestones", str(BUNDLED_RULES)]
 
 
 @pytest.fixture()
@@ -194,3 +282,61 @@ def test_json_to_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     rc = main(["report", "--format", "json", "--as-of", "2010-06-08", "-o", str(out)])
     assert rc == 2 and capsys.readouterr().out == ""
     assert json.loads(out.read_text(encoding="utf-8"))["as_of"] == "2010-06-08"
+
+
+def test_year_history_series_is_exact(year: tuple[Path, dict[str, list[int]]],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db, expected = year
+    capsys.readouterr()
+    assert main(["history", "--format", "csv", "--from", "2010-01-01", "--to", "2010-12-31", *year_args(db)]) == 0
+    totals: dict[str, list[int]] = {}
+    for line in capsys.readouterr().out.splitlines()[1:]:
+        day, milestone, site, _, compliant, _ = line.split(",")
+        if site == "":
+            totals.setdefault(milestone, []).append(int(compliant))
+    assert totals == expected
+
+
+#: The compliant line of a chart (report.html.chart): its points as "x,y" pairs.
+COMPLIANT_LINE = re.compile(r'<polyline points="([^"]*)" fill="none" stroke="#1a7f37"')
+
+
+def chart_values(dom: str, top_value: int) -> list[list[int]]:
+    """Each chart's compliant series read back from the drawn y coordinates (chart's 170 px box:
+    10 px top margin, 136 px plot height)."""
+    return [[round((1 - (float(point.split(",")[1]) - 10) / 136) * top_value) for point in points.split()]
+            for points in COMPLIANT_LINE.findall(dom)]
+
+
+@needs_chromium
+@pytest.mark.parametrize("case", ["example", "year"])
+def test_report_of_example_and_year_in_chromium(case: str, year: tuple[Path, dict[str, list[int]]],
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundled example (no --db: one day) and a generated year, loaded and drawn by Chromium."""
+    monkeypatch.chdir(tmp_path)     # no ./gridready.db: the example
+    db, expected = year
+    out = tmp_path / "report.html"
+    args = ["--as-of", "2010-06-08"] if case == "example" else ["--as-of", "2010-12-31", *year_args(db)]
+    assert main(["report", "--format", "html", "-o", str(out), *args]) in (0, 1, 2)
+    shot = tmp_path / "shot.png"
+    taken = chromium(out.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
+    assert console(taken.stderr) == []
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    dumped = chromium(out.as_uri(), tmp_path / "profile", "--dump-dom")
+    assert dumped.returncode == 0 and console(dumped.stderr) == []
+    dom = Elements()
+    dom.feed(dumped.stdout)
+    assert dom.sites == [s.name for s in report_sites(load_inventory(EXAMPLE_INVENTORY).sites)]
+    assert len(dom.sites) == 12 and dom.tags["svg"] == 4 and dom.tags.get("script", 0) == 0
+    if case == "example":
+        assert [len(points.split()) for points in COMPLIANT_LINE.findall(dumped.stdout)] == [1, 1, 1, 1]
+        assert dom.tags["circle"] == 4          # a one-day series is drawn as a dot
+    else:
+        # One point per day, at the height of that day's compliant count (all charts share 12 sites
+        # as the top except glexec, a Tier-1 milestone: 11).
+        values = [chart_values(dumped.stdout, top)[i] for i, top in enumerate((11, 12, 12, 12))]
+        assert values == list(expected.values())
+        if DOCS_SHOTS:
+            # Tall enough to show the charts below the matrix and the summary.
+            chromium(out.as_uri(), tmp_path / "profile", "--window-size=1400,1750",
+                     f"--screenshot={Path(DOCS_SHOTS) / 'report-example.png'}")

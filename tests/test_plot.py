@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -9,6 +11,8 @@ import pytest
 
 from gridready.cli import main
 from tests.helpers import write
+from tests.test_html_report import (DOCS_SHOTS, build_year, chromium, console, needs_chromium,
+                                    year_args)
 from tests.test_report_cli import ingest, probe_result
 
 RULES = """
@@ -132,3 +136,56 @@ def test_failed_write_keeps_the_old_plot(grid: list[str], tmp_path: Path, monkey
     assert capsys.readouterr().err == f"gridready: {out}: cannot write the plot: No space left on device\n"
     assert out.read_text() == "old plot"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".x.svg")) == []
+
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, list[int]]]:
+    db = tmp_path_factory.mktemp("year") / "year.db"
+    return db, build_year(db)
+
+
+def line_levels(svg: str, colour: str) -> list[float]:
+    """The distinct heights (SVG y) of matplotlib's line drawn in ``colour``, in drawing order."""
+    found = re.search(r'<path d="([^"]*)"[^>]*style="fill: none; [^"]*stroke: ' + colour, svg)
+    assert found, f"no line in {colour}"
+    ys = [float(y) for y in re.findall(r"[ML] [-\d.]+ ([-\d.]+)", found.group(1))]
+    return list(dict.fromkeys(ys))
+
+
+@needs_chromium
+@pytest.mark.parametrize("case", ["example", "year"])
+def test_plot_of_example_and_year_in_chromium(case: str, year: tuple[Path, dict[str, list[int]]],
+                                              tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The SVG plot of the bundled example (one day) and of a generated year, loaded and drawn by Chromium."""
+    monkeypatch.chdir(tmp_path)     # no ./gridready.db: the example
+    db, expected = year
+    milestone = "xrootd-protocol-string"
+    out = tmp_path / "plot.svg"
+    args = [] if case == "example" else ["--from", "2010-01-01", "--to", "2010-12-31", *year_args(db)]
+    capsys.readouterr()
+    assert main(["plot", "--milestone", milestone, "-o", str(out), *args]) == 0
+    days = "1 days from 2010-06-08 to 2010-06-08" if case == "example" else "365 days from 2010-01-01 to 2010-12-31"
+    assert capsys.readouterr().err.splitlines()[-1] == f"wrote {out}: {milestone}, {days}"
+    shot = tmp_path / "shot.png"
+    taken = chromium(out.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
+    assert console(taken.stderr) == []
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    dumped = chromium(out.as_uri(), tmp_path / "profile", "--dump-dom")
+    assert dumped.returncode == 0 and console(dumped.stderr) == []
+    dom = dumped.stdout
+    assert "\n<svg xmlns=\"http://www.w3.org/2000/svg\"" in dom and f"<!-- {milestone}: compliant sites over time -->" in dom
+    levels = line_levels(dom, "#1a7f37")
+    if case == "example":
+        assert "<!-- deadline 2010-09-30 (outside 2010-06-08 to 2010-06-08) -->" in dom
+        assert len(levels) == 1
+    else:
+        assert "<!-- deadline 2010-09-30 -->" in dom
+        # A step per change of the compliant count: one drawn height per distinct count, rising.
+        series = expected[milestone]
+        assert len(levels) == len(set(series)) and levels == sorted(levels, reverse=True)
+        assert len(line_levels(dom, "#8c959f")) == 1        # the 12 sites it applies to, all year
+        if DOCS_SHOTS:
+            png = Path(DOCS_SHOTS) / "plot-example.png"
+            assert main(["plot", "--milestone", milestone, "-o", str(tmp_path / "p.png"), *args]) == 0
+            shutil.copyfile(tmp_path / "p.png", png)

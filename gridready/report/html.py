@@ -145,8 +145,10 @@ def chart(milestone: Milestone, points: Sequence[Point], width: int = 380, heigh
         parts.append(f'<text x="{left + plot_w}" y="{height - 6}" text-anchor="end">{last}</text>')
     if first <= milestone.deadline <= last:
         dx = x(milestone.deadline)
+        # In the right part of the chart the label goes left of the line, else it is cut off at the edge.
+        tx, anchor = (dx - 3, ' text-anchor="end"') if dx > left + plot_w * 0.6 else (dx + 3, "")
         parts.append(f'<line x1="{dx:.1f}" y1="{top}" x2="{dx:.1f}" y2="{top + plot_h}" stroke="#cf222e" '
-                     f'stroke-dasharray="4 3"/><text x="{dx + 3:.1f}" y="{top + 10}" fill="#cf222e" '
+                     f'stroke-dasharray="4 3"/><text x="{tx:.1f}" y="{top + 10}"{anchor} fill="#cf222e" '
                      f'style="fill:#cf222e">deadline {milestone.deadline}</text>')
     applicable = " ".join(f"{x(p.day):.1f},{y(p.applicable):.1f}" for p in points)
     compliant = " ".join(f"{x(p.day):.1f},{y(p.compliant):.1f}" for p in points)
