@@ -30,7 +30,7 @@ import pytest
 
 from gridready.commands import nagios_config
 from tests.helpers import REPO, write
-from tests.nagios.harness import (CHECK_NRPE, ServiceStatus, nrpe_account, nrpe_python, require_nagios,
+from tests.nagios.harness import (CHECK_NRPE, ServiceStatus, nrpe_account, nrpe_python, readable_code, require_nagios,
                                   running_nagios, running_nrpe)
 from tests.servers.https import RunningServer, running_https
 from tests.servers.slapd import running_slapd
@@ -228,12 +228,14 @@ def nagios_config_args(*argv: str) -> argparse.Namespace:
 def test_generated_glexec_service_runs_through_a_real_nrpe(grid: Grid) -> None:
     """The generated gLExec service on the worker-node hostgroup: Nagios -> check_nrpe -> nrpe -> check_glexec."""
     account = nrpe_account()
-    python = nrpe_python(account)
-    # The NRPE account reads the worker-node tree (not the 0700 pytest temp dir); glexec.conf
-    # stays root-owned 0640, readable by the monitoring group as a site would give it.
+    # The NRPE account reads the worker-node tree and the code (not the 0700 pytest temp dir nor,
+    # maybe, the checkout); glexec.conf stays root-owned 0640, readable by the monitoring group
+    # as a site would give it.
     with tempfile.TemporaryDirectory(prefix="gridready-wn-") as tmp:
         workdir = Path(tmp)
         workdir.chmod(0o755)
+        code = readable_code(workdir)
+        python = nrpe_python(account, code)
         node = make_node(workdir / "wn")
         if account is not None:
             os.chown(node / "etc" / "glexec.conf", 0, grp.getgrnam(account[1]).gr_gid)
@@ -242,8 +244,8 @@ def test_generated_glexec_service_runs_through_a_real_nrpe(grid: Grid) -> None:
               - {name: SARA-MATRIX, tier: 1, storage: [{host: srm.grid.sara.nl, implementation: dCache}]}
             """)
         out = io.StringIO()
-        probe = [python, str(REPO / "probes" / "check_glexec"), "--site", "SARA-MATRIX", "--root", str(node)]
-        with running_nrpe(workdir, {nagios_config.NRPE_GLEXEC: ["/usr/bin/env", f"PYTHONPATH={REPO}", *probe]},
+        probe = [python, str(code / "probes" / "check_glexec"), "--site", "SARA-MATRIX", "--root", str(node)]
+        with running_nrpe(workdir, {nagios_config.NRPE_GLEXEC: ["/usr/bin/env", f"PYTHONPATH={code}", *probe]},
                           account) as port:
             args = nagios_config_args("--site", "SARA-MATRIX", "--inventory", str(inventory), "--wn", "127.0.0.1",
                                       "--nrpe-port", str(port), "--check-nrpe", str(CHECK_NRPE),

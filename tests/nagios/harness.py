@@ -23,6 +23,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import shutil
 import socket
 import subprocess
 import sys
@@ -346,16 +347,31 @@ def nrpe_account() -> tuple[str, str] | None:
     return entry.pw_name, grp.getgrgid(entry.pw_gid).gr_name
 
 
-def nrpe_python(account: tuple[str, str] | None) -> str:
-    """A python3 the NRPE account can run the probes with (gridready from the checkout on PYTHONPATH).
+def readable_code(workdir: Path) -> Path:
+    """A copy of the gridready package, probes and bundled config under ``workdir``, for an account that cannot read the checkout.
+
+    The checkout may sit under a 0700 home directory (CI clones wherever it
+    likes); the copy is world-readable, as a plugin directory would be.
+    """
+    code = workdir / "code"
+    shutil.copytree(REPO / "gridready", code / "gridready", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "probes", code / "probes")
+    shutil.copytree(REPO / "config", code / "config")  # the bundled rules, found beside the package
+    for path in [code, *code.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() or path.parent.name == "probes" else 0o644)
+    return code
+
+
+def nrpe_python(account: tuple[str, str] | None, code: Path = REPO) -> str:
+    """A python3 the NRPE account can run the probes with (gridready from ``code`` on PYTHONPATH).
 
     The test's own interpreter may sit where that account cannot go (pyenv
     under a 0700 /root); Debian's /usr/bin/python3 with python3-yaml and
-    python3-nagiosplugin (or a pip install, as in CI) runs them as well.
+    python3-nagiosplugin (which .ci/run installs) runs them as well.
     """
     tried = []
     for python in dict.fromkeys((sys.executable, "/usr/bin/python3")):
-        command = ["env", f"PYTHONPATH={REPO}", python, "-c", "import gridready.checks.glexec, nagiosplugin, yaml"]
+        command = ["env", f"PYTHONPATH={code}", python, "-c", "import gridready.checks.glexec, nagiosplugin, yaml"]
         if account is not None:
             command = ["runuser", "-u", account[0], "--", *command]
         done = subprocess.run(command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
