@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from gridready.broker.config import BrokerOptions
-from gridready.broker.session import BrokerUnavailable, Tls, close, open_within
+from gridready.broker.session import BrokerUnavailable, LinkListener, Tls, close, open_within
 from gridready.broker.spool import Message
 
 __all__ = ["BrokerUnavailable", "Publisher"]
@@ -28,28 +28,16 @@ __all__ = ["BrokerUnavailable", "Publisher"]
 MAX_BACKOFF = 30.0
 
 
-class _Receipts:
-    """stomp.py listener: which receipts arrived, and whether the connection is gone."""
+class _Receipts(LinkListener):
+    """Which receipts arrived (besides an ERROR frame or a closed link)."""
 
     def __init__(self) -> None:
-        self.cond = threading.Condition()
+        super().__init__()
         self.done: set[str] = set()
-        self.lost = False
-        self.error: str | None = None
 
     def on_receipt(self, frame: Any) -> None:
         with self.cond:
             self.done.add(str(frame.headers.get("receipt-id", "")))
-            self.cond.notify_all()
-
-    def on_error(self, frame: Any) -> None:
-        with self.cond:
-            self.error = str(frame.headers.get("message", "ERROR frame"))[:200]
-            self.cond.notify_all()
-
-    def on_disconnected(self) -> None:
-        with self.cond:
-            self.lost = True
             self.cond.notify_all()
 
 
@@ -114,7 +102,7 @@ class Publisher:
                     if len(order) <= limit:
                         return True
                     left = deadline - time.monotonic()
-                    if listener.lost or listener.error or left <= 0:
+                    if listener.closed or listener.error or left <= 0:
                         return False
                     listener.cond.wait(min(left, 0.5))
 

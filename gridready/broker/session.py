@@ -102,19 +102,17 @@ class Tls:
         self._temporary = None
 
 
-class _Watch:
-    """stomp.py listener that wakes the waiting thread on CONNECTED, ERROR or a closed link."""
+class LinkListener:
+    """stomp.py listener base: wakes waiting threads on an ERROR frame or a closed link.
+
+    ``error`` holds the ERROR frame's message (at most 200 characters),
+    ``closed`` turns true once stomp.py reports the link gone.
+    """
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.connected = False
         self.closed = False
         self.error: str | None = None
-
-    def on_connected(self, frame: Any) -> None:
-        with self.cond:
-            self.connected = True
-            self.cond.notify_all()
 
     def on_error(self, frame: Any) -> None:
         with self.cond:
@@ -124,6 +122,19 @@ class _Watch:
     def on_disconnected(self) -> None:
         with self.cond:
             self.closed = True
+            self.cond.notify_all()
+
+
+class _Watch(LinkListener):
+    """Wakes the connecting thread on CONNECTED too."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected = False
+
+    def on_connected(self, frame: Any) -> None:
+        with self.cond:
+            self.connected = True
             self.cond.notify_all()
 
     def wait(self, until: float) -> None:
