@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Any) -> None:
-    from gridready.commands.report import day
     p = sub.add_parser(
         "history", help="the daily compliance series (json or csv)",
         description="Per day from --from to --to: each site's compliance with each milestone and, per "
@@ -38,12 +37,18 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--site", action="append", metavar="NAME",
                    help="only this site of the inventory, any tier (repeatable; default the report's Tier-0/1)")
     p.add_argument("--milestone", action="append", metavar="ID", help="only this milestone (repeatable)")
+    add_series_options(p)
+    p.set_defaults(func=run)
+
+
+def add_series_options(p: argparse.ArgumentParser) -> None:
+    """The day range and inputs every command over the daily series takes (history, plot)."""
+    from gridready.commands.report import day
     p.add_argument("--from", dest="first", type=day, metavar="YYYY-MM-DD", help="first day")
     p.add_argument("--to", dest="last", type=day, metavar="YYYY-MM-DD", help="last day")
     add_db_option(p)
     p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
     p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
-    p.set_defaults(func=run)
 
 
 @dataclass

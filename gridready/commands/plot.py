@@ -17,7 +17,6 @@ import os
 import sys
 from typing import Any
 
-from gridready.commands import add_db_option
 from gridready.errors import GridreadyError, UsageError
 from gridready.localfile import check_writable, write_atomic
 
@@ -25,7 +24,7 @@ FORMATS = {".png": "png", ".svg": "svg"}
 
 
 def add_parser(sub: Any) -> None:
-    from gridready.commands.report import day
+    from gridready.commands.history import add_series_options
     p = sub.add_parser(
         "plot", help="chart of compliant sites over time for one milestone (png or svg)",
         description="Draw compliant sites per day for one milestone, with its deadline marked, from the "
@@ -36,11 +35,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-o", "--output", metavar="FILE.png|FILE.svg", help="output file (default ID.png)")
     p.add_argument("--site", action="append", metavar="NAME",
                    help="only these sites of the inventory (repeatable; default the report's Tier-0/1)")
-    p.add_argument("--from", dest="first", type=day, metavar="YYYY-MM-DD", help="first day")
-    p.add_argument("--to", dest="last", type=day, metavar="YYYY-MM-DD", help="last day")
-    add_db_option(p)
-    p.add_argument("--inventory", metavar="FILE", help="site inventory (default: bundled config/sites.yaml)")
-    p.add_argument("--milestones", metavar="FILE", help="milestone rules (default: bundled)")
+    add_series_options(p)
     p.set_defaults(func=run)
 
 
