@@ -34,6 +34,16 @@ def node_with(tmp_path: Path, db: str, policy: str = "glexec_get_account") -> Pa
     ("scas-yaim.db", "glexec_get_account", "SCAS (https://scas.example.org:8443)"),
     ("gums-osg.db", "glexec",
      "SCAS (https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort)"),
+    # Both PEP daemons after one option: both are endpoints (and both are --reach'ed).
+    ("argus-two-urls-one-option.db", "glexec_get_account",
+     "Argus (https://argus01.example.org:8154/authz, https://argus02.example.org:8154/authz)"),
+    # SAZ then GUMS, both the SCAS client module under other names; policies colon-separated.
+    ("osg-saz-gums.db", "authorize_only:glexec",
+     "SCAS (https://saz.example.org:8443/saz/services/SAZ, "
+     "https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort)"),
+    ("osg-saz-gums.db", "glexec, authorize_only",
+     "SCAS (https://saz.example.org:8443/saz/services/SAZ, "
+     "https://gums.example.org:8443/gums/services/GUMSXACMLAuthorizationServicePort)"),
 ])
 def test_production_databases_are_compliant(tmp_path: Path, name: str, policy: str, summary: str) -> None:
     code, lines = probe(node_with(tmp_path, (DATA / name).read_text(), policy))
@@ -100,3 +110,47 @@ def test_without_authz_expectation_no_routing_evidence_is_needed(tmp_path: Path)
     node = node_with(tmp_path, "# nothing yet\n", "")
     code, lines = probe(node, milestone="logging")
     assert code == 0, lines
+
+
+@pytest.mark.parametrize("db, plugin, module, line", [
+    # '-endpoint' followed by the next option: no endpoint (not "-resourcetype").
+    ((DATA / "scas-endpoint-without-value.db").read_text(), "scasclient", "lcmaps_scas_client.mod", 6),
+    ('v = "lcmaps_verify_proxy.mod"\np = "lcmaps_c_pep.mod" "--pep-daemon-endpoint-url" " -resourceid x"\n'
+     "glexec_get_account:\nv -> p\n", "p", "lcmaps_c_pep.mod", 2),
+    ('v = "lcmaps_verify_proxy.mod"\ns = "lcmaps_saz_client.mod" "-capath /etc/grid-security/certificates"\n'
+     "glexec_get_account:\nv -> s\n", "s", "lcmaps_saz_client.mod", 2),
+])
+def test_option_without_a_value_names_no_endpoint(tmp_path: Path, db: str, plugin: str, module: str,
+                                                  line: int) -> None:
+    code, lines = probe(node_with(tmp_path, db))
+    assert code == 2, lines
+    label = "Argus" if "pep" in module else "SCAS"
+    assert lines[1] == overdue("scas-argus", f"{label} plugin '{plugin}' ({module}, line {line}) names no endpoint, "
+                                             "so it cannot ask any service")
+
+
+@pytest.mark.parametrize("setting, where", [
+    # A relative lcmaps_db_file is read from LCMAPS' directory, as liblcmaps does.
+    ("lcmaps-glexec.db", "/etc/lcmaps/lcmaps-glexec.db"),
+    ("./lcmaps-glexec.db", "/etc/lcmaps/lcmaps-glexec.db"),
+    ("/etc/lcmaps/lcmaps-glexec.db", "/etc/lcmaps/lcmaps-glexec.db"),
+])
+def test_relative_lcmaps_db_file(tmp_path: Path, setting: str, where: str) -> None:
+    node = make_node(tmp_path / "wn", (DATA / "scas-yaim.db").read_text(),
+                     conf=CONF.replace("/etc/lcmaps/lcmaps-glexec.db", setting))
+    code, lines = probe(node, "-vv")
+    assert code == 0, lines
+    assert f"LCMAPS db (lcmaps_db_file in /etc/glexec.conf): {where} (uid 0, gid 0, mode 0644)" in lines
+
+
+@pytest.mark.parametrize("setting", ["lcmaps_db_file = lcmaps-glexec.db\n", ""])
+def test_glite_install_reads_its_own_lcmaps_directory(tmp_path: Path, setting: str) -> None:
+    conf = CONF.replace("lcmaps_db_file = /etc/lcmaps/lcmaps-glexec.db\n", setting)
+    node = make_node(tmp_path / "wn", (DATA / "scas-yaim.db").read_text(), conf=conf, prefix="/opt/glite")
+    (node / "etc/lcmaps/lcmaps-glexec.db").rename(node / "opt/glite/etc/lcmaps-glexec.db.unused")
+    (node / "opt/glite/etc/lcmaps").mkdir()
+    (node / "opt/glite/etc/lcmaps-glexec.db.unused").rename(node / "opt/glite/etc/lcmaps/lcmaps-glexec.db")
+    code, lines = probe(node, "-vv")
+    assert code == 0, lines
+    named = "lcmaps_db_file in /opt/glite/etc/glexec.conf" if setting else "the default"
+    assert f"LCMAPS db ({named}): /opt/glite/etc/lcmaps/lcmaps-glexec.db (uid 0, gid 0, mode 0644)" in lines

@@ -200,9 +200,9 @@ def _inspect(root: str, request: Request, glite: str | None, deadline: Deadline)
 
     db_path, named_by = request.opt("lcmaps_db"), "--lcmaps-db"
     if not db_path:
-        db_path, named_by = settings.get("lcmaps_db_file"), f"lcmaps_db_file in {conf.path if conf else ''}"
-    if not db_path:
-        db_path, named_by = install.DEFAULT_LCMAPS_DB, "the default"
+        db_path, named = install.lcmaps_db(settings.get("lcmaps_db_file"), binary.path if binary else None,
+                                           conf.path if conf else None)
+        named_by = f"lcmaps_db_file in {conf.path if conf else ''}" if named else "the default"
     db = install.find(root, (db_path,))
     db_error = unsupported = None
     routing = None

@@ -26,6 +26,10 @@ BINARY_PATHS = ("/usr/sbin/glexec", "/opt/glite/sbin/glexec")
 CONF_PATHS = ("/etc/glexec.conf", "/opt/glite/etc/glexec.conf")
 #: glexec's own default when glexec.conf names no ``lcmaps_db_file``.
 DEFAULT_LCMAPS_DB = "/etc/lcmaps/lcmaps-glexec.db"
+#: LCMAPS' own directory, where a relative ``lcmaps_db_file`` is looked up
+#: (liblcmaps' lcmaps_genfilename prefixes a relative path with it: /etc/lcmaps
+#: for EMI/UMD and Debian builds, <prefix>/etc/lcmaps for gLite 3.x under /opt/glite).
+LCMAPS_DIR = "/etc/lcmaps"
 # Real files are a few KiB; anything this big is not a configuration file.
 MAX_CONFIG_BYTES = 1 << 20
 
@@ -149,6 +153,35 @@ def conf_candidates(explicit: str | None, binary: str | None, glite_location: st
         if prefix and prefix != "/usr":
             paths.insert(0, f"{prefix}/etc/glexec.conf")
     return tuple(dict.fromkeys(paths))
+
+
+def _glite_prefix(*paths: str | None) -> str | None:
+    """``/opt/glite`` (or the $GLITE_LOCATION-style prefix) when gLExec is a gLite 3.x install."""
+    for path in paths:
+        for tail in ("/sbin/glexec", "/etc/glexec.conf"):
+            if path and path.endswith(tail):
+                prefix = path[: -len(tail)]
+                if prefix and prefix != "/usr":
+                    return prefix
+    return None
+
+
+def lcmaps_db(setting: str | None, binary: str | None, conf: str | None) -> tuple[str, bool]:
+    """The LCMAPS database glexec uses: (path, whether glexec.conf named it).
+
+    ``setting`` is glexec.conf's ``lcmaps_db_file``. A relative value is
+    taken from LCMAPS' directory, as liblcmaps does; with no value, glexec's
+    compiled-in default. Both are under the gLite prefix for a gLite 3.x
+    installation (binary or glexec.conf under /opt/glite).
+    """
+    prefix = _glite_prefix(binary, conf)
+    lcmaps_dir = f"{prefix}/etc/lcmaps" if prefix else LCMAPS_DIR
+    value = (setting or "").strip()
+    if not value:
+        return f"{lcmaps_dir}/{DEFAULT_LCMAPS_DB.rsplit('/', 1)[-1]}", False
+    if value.startswith("/"):
+        return value, True
+    return f"{lcmaps_dir}/{value[2:] if value.startswith('./') else value}", True
 
 
 def find(root: str, candidates: Sequence[str]) -> FileFacts | None:

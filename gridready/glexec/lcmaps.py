@@ -29,10 +29,11 @@ from types import MappingProxyType
 #: Authorization services by the module that calls them, with the options that
 #: name the service endpoint and the port a URL without one implies. OSG ships
 #: the SCAS client also as ``lcmaps_gums_client.mod`` (a link to the same
-#: module, speaking the SCAS protocol to GUMS); its files spell the option
-#: ``--endpoint`` where gLite's YAIM writes ``-endpoint``.
+#: module, speaking the SCAS protocol to GUMS) and as ``lcmaps_saz_client.mod``
+#: (a copy of it, for SAZ; OSG's lcmaps-plugins-saz-client spec files); its
+#: files spell the option ``--endpoint`` where gLite's YAIM writes ``-endpoint``.
 SERVICES: Mapping[str, tuple[re.Pattern[str], tuple[str, ...], int]] = MappingProxyType({
-    "scas": (re.compile(r"(?:lib)?lcmaps_(?:scas|gums)_client(?:\.mod|\.so(?:\.\d+)*)\Z"),
+    "scas": (re.compile(r"(?:lib)?lcmaps_(?:scas|gums|saz)_client(?:\.mod|\.so(?:\.\d+)*)\Z"),
              ("-endpoint", "--endpoint"), 8443),
     "argus": (re.compile(r"(?:lib)?lcmaps_c_pep(?:\.mod|\.so(?:\.\d+)*)\Z"),
               ("--pep-daemon-endpoint-url", "-pep-daemon-endpoint-url"), 8154),
@@ -76,8 +77,24 @@ class Plugin:
         return next((kind for kind, (pattern, _, _) in SERVICES.items() if pattern.match(base)), None)
 
     def option(self, *flags: str) -> tuple[str, ...]:
-        """Every value given after one of ``flags`` (options may repeat)."""
-        return tuple(self.args[i + 1] for i, arg in enumerate(self.args[:-1]) if arg in flags)
+        """Every value given after one of ``flags``.
+
+        Options may repeat, and one option may be followed by several values
+        (site generators write ``--pep-daemon-endpoint-url URL1 URL2`` for
+        failover as well as the option twice). A word starting with ``-`` is
+        the next option, never a value: ``-endpoint -resourcetype wn`` names
+        no endpoint.
+        """
+        values: list[str] = []
+        taking = False
+        for arg in self.args:
+            if arg in flags:
+                taking = True
+            elif arg.startswith("-"):
+                taking = False
+            elif taking:
+                values.append(arg)
+        return tuple(values)
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -468,5 +485,11 @@ def routing(db: LcmapsDb, names: Sequence[str] = ()) -> Routing:
 
 
 def policy_names(setting: str | None) -> tuple[str, ...]:
-    """The policy list of glexec.conf's ``lcmaps_get_account_policy`` (commas or blanks)."""
-    return tuple(n for n in re.split(r"[\s,]+", setting or "") if n)
+    """The policy list of glexec.conf's ``lcmaps_get_account_policy``.
+
+    Separated by ``:`` (the form glexec documents and site configuration
+    modules write, ``policy1:policy2``), commas or blanks; a policy name
+    itself never contains any of them (LCMAPS names are letters, digits,
+    ``_``, ``.`` and ``/``).
+    """
+    return tuple(n for n in re.split(r"[\s,:]+", setting or "") if n)
