@@ -37,6 +37,9 @@ V = DcacheVersion.parse
     ("1.9.5-preview3", (1, 9, 5), None, "1.9.5-preview3", None),
     ("production-1.9.5-19 (ns=PNFS)", (1, 9, 5), 19, "1.9.5-19", "ns=PNFS"),
     ("production-1.8.0-15", (1, 8, 0), 15, "1.8.0-15", None),
+    # 1.8.0 patch releases of a patch level, as GLUE 1.3 published them.
+    ("1.8.0-15p6", (1, 8, 0), 15, "1.8.0-15p6", None),
+    ("production-1.8.0-15p8 (ns=PNFS)", (1, 8, 0), 15, "1.8.0-15p8", "ns=PNFS"),
 ])
 def test_parses_published_forms(text: str, series: tuple[int, ...], patch: int | None,
                                 canonical: str, note: str | None) -> None:
@@ -205,3 +208,10 @@ def test_series_start_sorts_first(version: DcacheVersion) -> None:
     start = DcacheVersion(version.series)
     assert start <= version or version.prerelease and version.patch is None
     assert is_golden(version.series) == version.golden
+
+
+def test_patch_release_of_a_patch_level_orders_between_patch_levels() -> None:
+    assert V("1.8.0-15") < V("1.8.0-15p6") < V("1.8.0-15p8") < V("1.8.0-16") < V("1.9.5-0")
+    assert V("1.8.0-15p6").subpatch == 6 and V("1.8.0-15").subpatch is None
+    with pytest.raises(VersionError, match="only in 1.x"):
+        V("2.8-3p1")

@@ -5,7 +5,8 @@ the info service as they were built (facts from dCache's release tags and its
 info provider, which only strips ``production-``):
 
 - up to 1.9.x a three-number series plus a patch level after a dash
-  (``1.9.5-19``), as a build string (``production-1.9.5-23``), with the name
+  (``1.9.5-19``; 1.8.0 added patch releases of a patch level,
+  ``1.8.0-15p6``, as its GLUE publication and packages carry them), as a build string (``production-1.9.5-23``), with the name
   space GLUE publishes (``1.9.5-19 (ns=Chimera)``), and pre-releases
   (``1.9.5-20rc1``, ``1.9.3-1rc``, ``1.9.5-preview3``);
 - from 2.0 on plain ``major.minor.bugfix`` (``2.10.62``, ``9.2.21``) whose
@@ -37,7 +38,7 @@ Series = tuple[int, ...]
 _VERSION = re.compile(
     r"(?:dcache[ \t]+)?(?:production-)?"
     r"(?P<numbers>[0-9]{1,6}(?:\.[0-9]{1,6}){0,3})"
-    r"(?:-(?P<patch>[0-9]{1,6}))?"
+    r"(?:-(?P<patch>[0-9]{1,6})(?:p(?P<sub>[0-9]{1,6}))?)?"
     r"(?:[-_.]?(?P<stage>snapshot|preview|pre|alpha|beta|rc)(?P<stagenum>[0-9]{1,6})?)?"
     r"(?:[ \t]*\((?P<note>[^()]*)\))?",
     re.IGNORECASE)
@@ -98,6 +99,8 @@ class DcacheVersion:
     stage: str | None = field(default=None)
     #: Number after the qualifier ("rc1" -> 1), None when there is none.
     stage_number: int | None = field(default=None)
+    #: 1.8.0's patch release of a patch level ("1.8.0-15p6" -> 6), None when there is none.
+    subpatch: int | None = field(default=None)
 
     @classmethod
     def parse(cls, text: str) -> DcacheVersion:
@@ -113,12 +116,16 @@ class DcacheVersion:
         note = match["note"].strip() if match["note"] is not None else None
         stage = match["stage"].lower() if match["stage"] is not None else None
         stage_number = int(match["stagenum"]) if match["stagenum"] is not None else None
+        subpatch = int(match["sub"]) if match["sub"] is not None else None
         if numbers[0] == 1:
             # 1.x: the series has three numbers and the patch follows a dash.
             if len(numbers) != 3:
                 raise VersionError(f"unparseable dCache version '{_short(stripped)}' "
                                    "(1.x releases look like 1.9.5-19)")
-            return cls(numbers, dashed, note, stripped, stage, stage_number)
+            return cls(numbers, dashed, note, stripped, stage, stage_number, subpatch)
+        if subpatch is not None:
+            raise VersionError(f"unparseable dCache version '{_short(stripped)}' "
+                               "(a 'p' patch release exists only in 1.x, e.g. 1.8.0-15p6)")
         if numbers[0] >= 2 and len(numbers) == 3:
             # 2.10.62-1: the dash number is the package build of the same release.
             return cls(numbers[:2], numbers[2], note, stripped, stage, stage_number)
@@ -135,7 +142,9 @@ class DcacheVersion:
         # Then the stage: every pre-release below the release (rank len(STAGES)).
         rank = _RELEASE_RANK if self.stage is None else STAGES.index(self.stage)
         number = -1 if self.stage_number is None else self.stage_number
-        return (*self.series, -1 if self.patch is None else self.patch, rank, number)
+        # 1.8.0-15p6 sorts after 1.8.0-15 and before 1.8.0-16.
+        sub = 0 if self.subpatch is None else self.subpatch
+        return (*self.series, -1 if self.patch is None else self.patch, sub, rank, number)
 
     @property
     def prerelease(self) -> bool:
@@ -173,6 +182,8 @@ class DcacheVersion:
         else:
             separator = "-" if self.series[0] == 1 else "."
             text = f"{self.series_name}{separator}{self.patch}"
+            if self.subpatch is not None:
+                text += f"p{self.subpatch}"
         if self.stage is None:
             return text
         qualifier = "SNAPSHOT" if self.stage == "snapshot" else self.stage
