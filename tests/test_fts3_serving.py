@@ -75,8 +75,8 @@ def standard(**changes: Any) -> dict[str, Any]:
 
 
 def check(tmp_path: Path, docs: dict[str, Any], site: str = "RAL-LCG2",
-          rules: str = RULES) -> tuple[Compliance, str, dict[str, float], list[str]]:
-    inventory = load_inventory(write(tmp_path / "sites.yaml", SITES))
+          rules: str = RULES, sites: str = SITES) -> tuple[Compliance, str, dict[str, float], list[str]]:
+    inventory = load_inventory(write(tmp_path / "sites.yaml", sites))
     milestones = load_rules(write(tmp_path / "rules.yaml", rules)).milestones
     saved = write(tmp_path / "fts3.json", json.dumps(docs))
     known = inventory.site(site)
@@ -233,3 +233,39 @@ def test_garbage_ban_list_is_unknown(tmp_path: Path, doc: Any, why: str) -> None
     compliance, message, _, _ = check(tmp_path, standard(ban__se=doc))
     assert compliance is Compliance.UNKNOWN
     assert message == f"{tmp_path / 'fts3.json'} [ban/se]: {why}"
+
+
+#: The inventory of SITES with its storage written as SE URLs (port, path, upper case, a
+#: trailing dot), as an inventory generated from GOCDB/BDII endpoint URLs may hold it.
+URL_SITES = (SITES.replace("[atlassrm-fzk.gridka.de]", '["srm://atlassrm-fzk.gridka.de:8443/srm/managerv2"]')
+             .replace("[srmcms.pic.es]", '["davs://SRMCMS.pic.es:443/"]')
+             .replace("[srm-atlas.gridpp.rl.ac.uk]", '["srm-atlas.gridpp.rl.ac.uk."]'))
+
+
+@pytest.mark.parametrize("links, first, served", [
+    ([link("into-fzk", "*", FZK, 0, 0)], "PIC-FZK-LCG2 (pic -> FZK-LCG2) not served: srmcms.pic.es -> "
+     "atlassrm-fzk.gridka.de: link into-fzk (* -> srm://atlassrm-fzk.gridka.de) has max_active 0", 0),
+    ([link("from-ral", "gsiftp://srm-atlas.gridpp.rl.ac.uk:2811", "*", 0, 0)],
+     "RAL-LCG2-FZK-LCG2 (RAL-LCG2 -> FZK-LCG2) not served: srm-atlas.gridpp.rl.ac.uk -> atlassrm-fzk.gridka.de: "
+     "link from-ral (gsiftp://srm-atlas.gridpp.rl.ac.uk:2811 -> *) has max_active 0", 4),
+    ([link("pic-fzk", "root://srmcms.pic.es:1094", "davs://ATLASSRM-FZK.gridka.de:443/pnfs", 0, 0)],
+     "PIC-FZK-LCG2 (pic -> FZK-LCG2) not served: srmcms.pic.es -> atlassrm-fzk.gridka.de: link pic-fzk "
+     "(root://srmcms.pic.es:1094 -> davs://ATLASSRM-FZK.gridka.de:443/pnfs) has max_active 0", 4),
+])
+def test_inventory_storage_written_as_se_urls_is_matched_by_host(tmp_path: Path, links: list[dict[str, Any]],
+                                                                 first: str, served: int) -> None:
+    # Before: the inventory's URL was compared whole with the link's host, so the
+    # zero link stopped nothing and every pair was judged served (COMPLIANT).
+    compliance, message, perf, _ = check(tmp_path, standard(config__links=links), site="FZK-LCG2",
+                                         sites=URL_SITES)
+    assert compliance is Compliance.OVERDUE
+    assert message.split("; ")[0] == first
+    assert perf == {"channels_required": 5, "channels_ok": served, "channels_missing": 5 - served}
+
+
+def test_inventory_storage_urls_serve_when_nothing_stops(tmp_path: Path) -> None:
+    compliance, message, _, details = check(tmp_path, standard(config__se={"davs://srmcms.pic.es": se(0, 5)}),
+                                            site="FZK-LCG2", sites=URL_SITES)
+    # pic's SE takes nothing in, but FZK-LCG2's FTS needs only pairs into FZK-LCG2.
+    assert (compliance, message) == (Compliance.COMPLIANT, "5/5 required pairs served, optimizer on")
+    assert "PIC-FZK-LCG2 (pic -> FZK-LCG2): served (no link configuration: defaults)" in details

@@ -16,7 +16,8 @@ from gridready.configfile import load_inventory, load_rules
 from gridready.deadline import Deadline
 from gridready.engine import run_check
 from gridready.errors import CheckError, UsageError
-from gridready.fts.matrix import RequiredChannel, endpoint_site, required_channels
+from gridready.fts.matrix import (
+    EndpointResolver, RequiredChannel, endpoint_site, host_of, required_channels, storage_site)
 from gridready.models import Inventory, Scope, Site, Storage
 from tests.helpers import REPO, run_py, write
 
@@ -288,3 +289,29 @@ def test_empty_listing_is_unknown_not_a_pass(tmp_path: Path, text: str) -> None:
     compliance, message, perf = _run("RAL-LCG2", listing, "2010-06-08", expect={"matrix": False})
     assert compliance is Compliance.UNKNOWN and perf == {}
     assert message.startswith(f"{listing}: no FTS channels found")
+
+
+@pytest.mark.parametrize("text, host", [
+    ("srm://SRM.Example.org:8443/srm/managerv2?SFN=/pnfs", "srm.example.org"),
+    ("davs://se.example.org:443/", "se.example.org"), ("gsiftp://se.example.org", "se.example.org"),
+    ("root://se.example.org:1094//atlas", "se.example.org"), ("se.example.org:8443", "se.example.org"),
+    ("SE.example.org.", "se.example.org"), ("srm://se.example.org.:8443", "se.example.org"),
+    ("[2001:db8::5]:8443", "2001:db8::5"), ("srm://[2001:DB8::5]:8443/x", "2001:db8::5"),
+])
+def test_host_of_se_names(text: str, host: str) -> None:
+    assert host_of(text) == host
+
+
+def test_inventory_storage_as_url_places_fts_se_names() -> None:
+    # An inventory listing storage as an SE URL (not a bare host) places the SE names
+    # FTS uses for it (srm://, davs://, gsiftp:// with any port, path or case).
+    inventory = Inventory(sites=(Site("FZK-LCG2", 1, storage=(Storage("srm://atlassrm-fzk.gridka.de:8443/srm"),)),
+                                 Site("pic", 1, storage=(Storage("srmcms.pic.es."),))))
+    resolve = EndpointResolver(inventory)
+    for name in ("srm://atlassrm-fzk.gridka.de", "davs://ATLASSRM-FZK.gridka.de:443/pnfs",
+                 "gsiftp://atlassrm-fzk.gridka.de:2811", "atlassrm-fzk.gridka.de"):
+        assert resolve(name) == "FZK-LCG2" and endpoint_site(name, inventory) == "FZK-LCG2"
+    assert resolve("srm://srmcms.pic.es:8443") == "pic"
+    found = storage_site("root://srmcms.pic.es:1094", inventory)
+    assert found is not None and found.name == "pic"
+    assert resolve("srm://other.example.org") == "srm://other.example.org"

@@ -78,7 +78,7 @@ def endpoint_site(endpoint: str, inventory: Inventory) -> str:
         return by_name.name
     host = host_of(text)
     for s in inventory.sites:
-        if any(st.host.casefold() == host for st in s.storage):
+        if any(host_of(st.host) == host for st in s.storage):
             return s.name
     return text
 
@@ -98,7 +98,7 @@ class EndpointResolver:
                 if key:
                     self._by_name.setdefault(key.casefold(), site.name)
             for storage in site.storage:
-                self._by_host.setdefault(storage.host.casefold(), site.name)
+                self._by_host.setdefault(host_of(storage.host), site.name)
         self._seen: dict[str, str] = {}
 
     def __call__(self, endpoint: str) -> str:
@@ -120,7 +120,7 @@ class EndpointResolver:
 def storage_site(endpoint: str, inventory: Inventory) -> Site | None:
     """The site whose storage element ``endpoint`` (``srm://host:port``, ``host``) is, if known."""
     host = host_of(endpoint)
-    return next((s for s in inventory.sites if any(st.host.casefold() == host for st in s.storage)), None)
+    return next((s for s in inventory.sites if any(host_of(st.host) == host for st in s.storage)), None)
 
 
 def _site_named(text: str, sites: Sequence[Site]) -> Site | None:
@@ -129,12 +129,23 @@ def _site_named(text: str, sites: Sequence[Site]) -> Site | None:
 
 
 def host_of(endpoint: str) -> str:
-    """The lower-case host an SE name stands for (``srm://h:8443/x`` -> ``h``; ``h:8443`` -> ``h``; ``h`` -> ``h``)."""
+    """The lower-case host an SE name stands for (``srm://h:8443/x`` -> ``h``; ``h:8443`` -> ``h``; ``h`` -> ``h``).
+
+    Used on both sides of every comparison: FTS names SEs by URL (``srm://``,
+    ``davs://``, ``gsiftp://``, ``root://``, with port and path) and an
+    inventory may list its storage as a bare host or as such a URL. A
+    fully-qualified name's trailing dot (``h.`` is ``h`` in DNS) is dropped.
+    """
     text = endpoint.strip()
     if "://" in text:
         try:
-            return (urlsplit(text).hostname or "").casefold()
+            host = urlsplit(text).hostname or ""
         except ValueError:
-            return text.casefold()
-    head = text.split("/", 1)[0]
-    return (head.rsplit(":", 1)[0] if head.count(":") == 1 else head).casefold()
+            host = text
+    else:
+        head = text.split("/", 1)[0]
+        if head.startswith("[") and "]" in head:
+            host = head[1:head.index("]")]
+        else:
+            host = head.rsplit(":", 1)[0] if head.count(":") == 1 else head
+    return host.rstrip(".").casefold() or host.casefold()

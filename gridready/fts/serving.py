@@ -95,7 +95,8 @@ class _Places:
             if site.wlcg_name:
                 self.site_by_name.setdefault(site.wlcg_name.casefold(), site.name)
             for storage in site.storage:
-                self.site_by_host.setdefault(storage.host.casefold(), site.name)
+                # An inventory may list storage as a host or as an SE URL: compare hosts.
+                self.site_by_host.setdefault(host_of(storage.host), site.name)
 
     def key(self, endpoint: str) -> str:
         """``*``, ``site:<name>`` or ``se:<host>``."""
@@ -156,7 +157,7 @@ class _Judge:
 
     def _ses(self, site: str) -> list[str | None]:
         found = self.inventory.site(site)
-        hosts = [st.host.casefold() for st in found.storage] if found is not None else []
+        hosts = [host_of(st.host) for st in found.storage] if found is not None else []
         return list(dict.fromkeys(hosts)) or [None]
 
     def _keys(self, host: str | None, site: str) -> list[str]:
