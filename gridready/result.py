@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -32,8 +33,35 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
 
 
+#: The one notation of a check time (docs/result.schema.json ``checked_at``): UTC, whole
+#: seconds, upper-case ``T`` and ``Z``. strptime alone also takes ``z``, ``t`` and
+#: one-digit fields, which the schema (and other consumers of the JSON) refuse.
+_TIME_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+
+
+_DAY_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """``YYYY-MM-DD`` only; ValueError naming ``what`` otherwise. ``date.fromisoformat``
+    alone also takes ``20100930`` and ``2010-W39-4``, which the schema refuses."""
+    if not _DAY_PATTERN.fullmatch(text):
+        raise ValueError(f"{what} {text[:40]!r} is not YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{what} {text!r} is not a real date") from None
+
+
 def parse_time(text: str) -> datetime:
-    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    """``YYYY-MM-DDTHH:MM:SSZ`` as an aware UTC datetime; ValueError naming the value otherwise
+    (``+00:00``, fractional seconds, a lower-case ``z`` or a missing zone are refused, as the schema does)."""
+    if not _TIME_PATTERN.fullmatch(text):
+        raise ValueError(f"checked_at {text[:40]!r} is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)")
+    try:
+        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ValueError(f"checked_at {text!r} is not a real date and time") from None
 
 
 @dataclass(frozen=True)
@@ -141,7 +169,7 @@ class ProbeResult:
                     severity = "warning"    # a degraded OVERDUE from a result without 'severity'
                 milestones.append(MilestoneResult(
                     id=text(m, "id", name=True), compliance=Compliance(text(m, "compliance")),
-                    deadline=date.fromisoformat(text(m, "deadline")), days_left=days,
+                    deadline=parse_day(text(m, "deadline"), "deadline"), days_left=days,
                     message=text(m, "message"), waiver=waiver,
                     title=text(m, "title", optional=True) or "",
                     remediation=text(m, "remediation", optional=True) or "",

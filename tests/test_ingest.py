@@ -74,3 +74,33 @@ def test_unusable_database_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixtu
                                                   ("xroot", "COMPLIANT", "ok", 1)))
     assert main(["ingest", "--db", str(junk), path]) == 3
     assert capsys.readouterr().err.startswith(f"gridready: {junk}: not a gridready history database")
+
+
+@pytest.mark.parametrize("stamp, why", [
+    ("2010-06-08T10:00:00+00:00", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-06-08T10:00:00.250Z", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-06-08T10:00:00z", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-06-08t10:00:00Z", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-6-8T10:0:0Z", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-06-08T10:00:00", "is not YYYY-MM-DDTHH:MM:SSZ (UTC, whole seconds)"),
+    ("2010-06-31T10:00:00Z", "is not a real date and time"),
+])
+def test_checked_at_only_in_the_schema_notation(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                stamp: str, why: str) -> None:
+    # docs/result.schema.json: ^YYYY-MM-DDTHH:MM:SSZ$. Before, strptime let a lower-case
+    # z or t and one-digit fields through while +00:00 and fractions were refused.
+    path = save(tmp_path, "r.json", probe_result("pic", "xrootd", "door:1094", stamp,
+                                                  ("xroot", "COMPLIANT", "ok", 114)))
+    assert main(["ingest", "--db", str(tmp_path / "h.db"), path]) == 3
+    out, err = capsys.readouterr()
+    assert err == f"gridready ingest: rejected {path}: not a gridready result: bad value checked_at {stamp!r} {why}\n"
+    assert out == f"ingested 0 results into {tmp_path / 'h.db'}, rejected 1 file\n"
+
+
+def test_deadline_only_as_yyyy_mm_dd(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    result = probe_result("pic", "xrootd", "door:1094", "2010-06-08T10:00:00Z", ("xroot", "COMPLIANT", "ok", 114))
+    result["milestones"][0]["deadline"] = "20100930"
+    path = save(tmp_path, "r.json", result)
+    assert main(["ingest", "--db", str(tmp_path / "h.db"), path]) == 3
+    assert capsys.readouterr().err == (f"gridready ingest: rejected {path}: not a gridready result: "
+                                       "bad value deadline '20100930' is not YYYY-MM-DD\n")

@@ -217,6 +217,9 @@ def test_markdown_and_ssb_through_the_cli(history: tuple[str, Path, Path],
     (["--as-of", "2010-06-08", "--since", "2010-06-09"],
      "gridready: --since 2010-06-09 is later than --as-of 2010-06-08"),
     (["--as-of", "2010-06-31"], "gridready report: argument --as-of: bad date '2010-06-31', expected YYYY-MM-DD"),
+    # date.fromisoformat alone reads these as 2010-10-08: only YYYY-MM-DD is a date here.
+    (["--as-of", "20101008"], "gridready report: argument --as-of: bad date '20101008', expected YYYY-MM-DD"),
+    (["--since", "2010-W40-5"], "gridready report: argument --since: bad date '2010-W40-5', expected YYYY-MM-DD"),
     (["--format", "xml"], "gridready report: argument --format: invalid choice: 'xml'"),
 ])
 def test_bad_options_exit_3(history: tuple[str, Path, Path], capsys: pytest.CaptureFixture[str],

@@ -33,9 +33,12 @@ EXAMPLE_NOTE = f"showing the bundled example grid snapshot of {SNAPSHOT_DATE}, n
 
 
 def day(text: str) -> date:
-    """An argparse type for YYYY-MM-DD."""
+    """An argparse type for YYYY-MM-DD (only that: not ``20101008`` or ``2010-W40-5``,
+    which ``date.fromisoformat`` would also take)."""
+    from gridready.result import parse_day
+
     try:
-        return date.fromisoformat(text)
+        return parse_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"bad date '{text}', expected YYYY-MM-DD") from None
 
