@@ -180,3 +180,27 @@ def test_huge_configuration_and_escapes_from_the_server(served: RunningServer) -
     assert_clean(result, 0, within=30, mentions="11/11 required pairs served")
     assert "... and 99950 more SE settings" in result.stdout
     assert len(result.stdout.splitlines()) < 200
+
+
+# --- inventories naming storage by SE URL -------------------------------------------
+
+
+@pytest.mark.parametrize("storage", ["srm://SRM-ATLAS.gridpp.rl.ac.uk:8443/srm/managerv2?SFN=",
+                                     "davs://srm-atlas.gridpp.rl.ac.uk:443/", "srm-atlas.gridpp.rl.ac.uk."])
+def test_inventory_storage_url_still_meets_a_zero_link(tmp_path: Path, storage: str) -> None:
+    # Before: an inventory listing RAL's storage as a URL (or with a trailing dot) never
+    # matched the link's host, so a link taking nothing into RAL stopped nothing: COMPLIANT.
+    sites = tmp_path / "sites.yaml"
+    sites.write_text("sites:\n"
+                     "  - {name: RAL-LCG2, tier: 1, storage: [\"%s\"]}\n"
+                     "  - {name: pic, tier: 1, storage: [srmcms.pic.es]}\n" % storage)
+    saved = tmp_path / "fts3.json"
+    saved.write_text(json.dumps({
+        "whoami": {"user_dn": "/CN=probe"}, "optimizer": True, "config/se": {}, "ban/se": [],
+        "config/links": [{"symbolicname": "into-ral", "source": "*",
+                          "destination": "gsiftp://srm-atlas.gridpp.rl.ac.uk",
+                          "min_active": 0, "max_active": 0, "nostreams": None}]}))
+    result = probe("--inventory", str(sites), "--fts", str(saved), "--milestone", "fts-t1-channels")
+    assert_clean(result, 2, within=BOUND,
+                 mentions="PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+                          "link into-ral (* -> gsiftp://srm-atlas.gridpp.rl.ac.uk) has max_active 0")
