@@ -218,3 +218,17 @@ def test_select_drops_duplicates_keeping_order() -> None:
 def test_srr_without_an_endpoint_list_reads_as_no_records() -> None:
     # The check treats "no records" from such a document as no evidence (see test_xrootd_check).
     assert pub.read_srr({"storageservice": {"name": "se"}}, "srr.json") == []
+
+
+@pytest.mark.parametrize("door, url, se", [
+    ("xrd.a.example.", "root://XRD.a.example:1094", None),
+    ("XRD.a.example", "xroot://xrd.a.example.", None),
+    ("se.a.example.", None, "SE.a.example"),
+])
+def test_door_matches_published_host_despite_case_and_trailing_dot(door: str, url: str | None,
+                                                                   se: str | None) -> None:
+    record = Publication(pub.GLUE13, "f", "o", "GlueSEAccessProtocolType", "xroot",
+                         "GlueSEAccessProtocolEndpoint", url, se)
+    assert pub.serves(record, pub.parse_door(door))
+    # A URL names the port too; a record without one is tied to its SE host only.
+    assert pub.serves(record, pub.parse_door(door.rstrip(".") + ":1095")) is (url is None)

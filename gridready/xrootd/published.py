@@ -61,7 +61,13 @@ class Door:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
     def same(self, other: Door) -> bool:
-        return self.port == other.port and self.host.casefold() == other.host.casefold()
+        """Same port and host; host names compare without case and without a trailing
+        dot (``xrd.example.`` is ``xrd.example`` in DNS)."""
+        return self.port == other.port and _host_key(self.host) == _host_key(other.host)
+
+
+def _host_key(host: str) -> str:
+    return host.rstrip(".").casefold() or host
 
 
 @dataclass(frozen=True)
@@ -161,7 +167,7 @@ def serves(publication: Publication, door: Door) -> bool:
     target = url_door(publication.url)
     if target is not None:
         return target.same(door)
-    return publication.se is not None and publication.se.casefold() == door.host.casefold()
+    return publication.se is not None and _host_key(publication.se) == _host_key(door.host)
 
 
 def select(publications: Iterable[Publication], door: Door | None) -> list[Publication]:
