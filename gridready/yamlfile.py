@@ -168,6 +168,10 @@ def load_yaml(path: str | Path, what: str = "YAML file") -> tuple[Any, LineMap]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
+        if "nesting depth" in str(exc.problem or ""):
+            # PyYAML >= 6.0.4's scanner has its own depth limit, which it may
+            # hit (scanning ahead) before the event scan above reaches ours.
+            raise ConfigError([f"{filename}:{line}: nested more than {MAX_DEPTH} levels deep"]) from None
         raise ConfigError([f"{filename}:{line}: invalid YAML: {one_line(str(exc.problem or exc.context))}"]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([f"{filename}: invalid YAML: {one_line(str(exc))}"]) from None
