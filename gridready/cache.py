@@ -125,9 +125,11 @@ def _read(entry: Path, key: tuple[Any, ...]) -> Any:
 
 def _write(directory: Path, entry: Path, key: tuple[Any, ...], value: Any) -> None:
     import pickle
-    import tempfile
 
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".pickle")
+    # An exclusive create of a random name does what tempfile.mkstemp does,
+    # without importing tempfile (and its random, shutil...) on a probe's path.
+    tmp = str(directory / f".tmp-{os.urandom(8).hex()}.pickle")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL))
