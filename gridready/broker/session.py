@@ -25,6 +25,7 @@ on stderr besides gridready's one-line error.
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 import ssl
@@ -227,6 +228,10 @@ def open_one(options: BrokerOptions, tls: Tls | None, endpoint: Endpoint, until:
                 why = f"no answer within {_seconds(options.timeout)}"
             elif failure.tls:
                 stage = "TLS handshake"
+            elif watch.closed or _lost_after_connect(exc, why):
+                # The TCP connection was made and the broker dropped it before our
+                # CONNECT frame went out (stomp.py's reader closed the socket first).
+                stage, why = "STOMP CONNECTED frame", "the broker closed the connection"
             cut(conn)
             return None, f"{endpoint}: {stage}: {terminal(why)}"
     finally:
@@ -245,6 +250,16 @@ def open_one(options: BrokerOptions, tls: Tls | None, endpoint: Endpoint, until:
         why = "the broker closed the connection"
     cut(conn)
     return None, f"{endpoint}: {stage}: {terminal(why)}"
+
+
+_LOST_ERRNOS = (errno.EBADF, errno.EPIPE, errno.ECONNRESET)
+
+
+def _lost_after_connect(exc: BaseException, why: str) -> bool:
+    """Whether a connect failure means an established connection went away (not a refusal)."""
+    if isinstance(exc, OSError) and exc.errno in _LOST_ERRNOS:
+        return True
+    return any(f"[Errno {number}]" in why for number in _LOST_ERRNOS)
 
 
 def open_within(options: BrokerOptions, tls: Tls | None, until: float, rounds: int, backoff: float,
