@@ -20,8 +20,15 @@ DEFAULT_DB = "./gridready.db"
 
 def add_db_option(parser: argparse.ArgumentParser) -> None:
     """The ``--db`` option shared by every command that reads or writes history (default None: not named)."""
-    parser.add_argument("--db", metavar="FILE", default=None,
+    parser.add_argument("--db", metavar="FILE", default=None, type=_db_path,
                         help=f"history database (default {DEFAULT_DB})")
+
+
+def _db_path(text: str) -> str:
+    """A named ``--db``: an empty path is an error, not the default."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty path")
+    return text
 
 
 def _check_regular(path: str) -> bool:

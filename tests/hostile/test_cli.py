@@ -92,6 +92,14 @@ def test_a_named_db_that_does_not_exist_is_an_error(tmp_path: Path, command: str
     assert not (tmp_path / "typo.db").exists()
 
 
+@pytest.mark.parametrize("command", ["report", "export", "sweep", "ingest", "history", "prune"])
+def test_an_empty_db_path_is_an_error_not_the_default(tmp_path: Path, command: str) -> None:
+    extra = {"ingest": ["x.json"], "prune": ["--before", "2010-01-01"]}.get(command, [])
+    line = one_error_line(run("gridready", command, "--db", "", *extra, cwd=tmp_path), within=FAST)
+    assert line == f"gridready {command}: argument --db: empty path (see gridready {command} --help)"
+    assert not (tmp_path / "gridready.db").exists()
+
+
 @pytest.mark.parametrize("command", ["report", "export", "sweep", "ingest"])
 def test_a_db_that_is_a_directory_or_a_fifo_is_refused_at_once(tmp_path: Path, command: str) -> None:
     (tmp_path / "dir.db").mkdir()
