@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         from gridready.localfile import check_writable
 
         check_writable(args.output, what="the report")
-    # Said after the report is written, so an error stays the only line on stderr.
+    # Said once the report is computed, so an error stays the only line on stderr.
     notes: list[str] = []
     db = db_to_read(args)
     if db is None:
@@ -184,9 +184,11 @@ def run(args: argparse.Namespace) -> int:
         text = html.render(report, history, [w for w in rules.waivers if rules.milestone(w.milestone)])
     else:
         text = render(report, args.format, args.ssb_url, colour=args.output is None)
-    _write(text, args.output)
+    # What the report is on comes first, once everything that can fail has been
+    # read and computed (an error stays the only line on stderr).
     for note in notes:
-        print(note, file=sys.stderr)
+        print(note, file=sys.stderr, flush=True)
+    _write(text, args.output)
     return mx.exit_code(matrix)
 
 
