@@ -21,6 +21,7 @@ from gridready.configfile import load_inventory, load_rules
 from gridready.deadline import Deadline
 from gridready.engine import run_check
 from tests.helpers import write
+from tests.test_fts_rest import RULES  # the same FTS milestone as the FTS3 REST tests
 
 SITES = """
 sites:
@@ -30,16 +31,6 @@ sites:
   - {name: RAL-LCG2, tier: 1, storage: [srm-atlas.gridpp.rl.ac.uk]}
   - {name: TRIUMF-LCG2, tier: 1, storage: [srm.triumf.ca, srm2.triumf.ca]}
   - {name: NDGF-T1, tier: 1}
-"""
-RULES = """
-milestones:
-  - id: fts-t1-channels
-    title: FTS channels configured for every Tier-1
-    source: GDB 2010-02
-    deadline: 2010-03-31
-    scope: {tiers: [0, 1]}
-    check: fts_channels
-    expect: {streams: [1, 10]}
 """
 RAL = "srm://srm-atlas.gridpp.rl.ac.uk"
 PIC = "srm://srmcms.pic.es"

@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gridready.checks.interface import Assessment, Finding, Observation, Request
+from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
@@ -85,18 +86,8 @@ def parse_nameserver(text: str) -> tuple[str, int]:
 
 
 def _hosts_of(site: Site, kind: str) -> list[str]:
-    from gridready.xrootd.published import parse_door
-
-    hosts: list[str] = []
-    if kind in ("storage", "all"):
-        hosts += [s.host for s in site.storage]
-    if kind in ("doors", "all"):
-        for door in site.xrootd:
-            try:
-                hosts.append(parse_door(door).host)
-            except ValueError:
-                continue
-    return list(dict.fromkeys(h.rstrip(".").lower() for h in hosts if h))
+    """Host names as DNS compares them: lower case, no trailing dot."""
+    return list(dict.fromkeys(h.rstrip(".").lower() for h in site_hosts(site, kind) if h.rstrip(".")))
 
 
 class _FileZone:
@@ -210,8 +201,7 @@ class DnsCheck:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("dns options")
-        group.add_argument("-H", "--host", action="append", metavar="HOST",
-                           help="a host to check (repeatable; default: the site's storage and door hosts)")
+        add_host_option(group, "a host to check")
         group.add_argument("--nameserver", metavar="IP[:PORT]",
                            help="ask this nameserver (default: inventory dns, the milestone's, else the system's)")
         group.add_argument("--hosts-file", metavar="FILE",

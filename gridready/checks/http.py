@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridready.checks.glue import Test, judge_values, requirements
+from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.checks.interface import Assessment, Finding, Observation, Request
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
@@ -71,29 +72,12 @@ def _template_problems(url: Any) -> list[str]:
             for f in fields if f not in PLACEHOLDERS]
 
 
-def _hosts(site: Site | None, kind: str, given: Sequence[str]) -> list[str]:
-    if given:
-        return list(given)
-    if site is None:
-        return []
-    if kind == "doors":
-        from gridready.xrootd.published import parse_door
-        hosts = []
-        for door in site.xrootd:
-            try:
-                hosts.append(parse_door(door).host)
-            except ValueError:
-                continue
-        return list(dict.fromkeys(hosts))
-    return list(dict.fromkeys(s.host for s in site.storage))
-
-
 def urls_for(expect: Mapping[str, Any], site: Site | None, site_name: str, given: Sequence[str]) -> list[str]:
     """The URLs a milestone asks for (template filled per host)."""
     template = str(expect["url"])
     if "{host}" not in template:
         return [template.format(site=site_name, host="")]
-    hosts = _hosts(site, str(expect.get("hosts", "storage")), given)
+    hosts = site_hosts(site, str(expect.get("hosts", "storage")), given)
     return [template.format(host=h if ":" not in h else f"[{h}]", site=site_name) for h in hosts]
 
 
@@ -149,8 +133,7 @@ class HttpCheck:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("http options")
-        group.add_argument("-H", "--host", action="append", metavar="HOST",
-                           help="fill {host} with this host (repeatable; default: the site's hosts)")
+        add_host_option(group)
         group.add_argument("--capath", metavar="DIR|FILE", help="CA certificates (default: grid CA directory)")
         group.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
         group.add_argument("--key", metavar="FILE", help="client key (PEM)")

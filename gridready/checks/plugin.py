@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridready.checks.interface import Assessment, Finding, Observation, Request, Severity
+from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
 from gridready.escape import terminal
@@ -60,18 +61,13 @@ def _uses_host(command: Sequence[str]) -> bool:
     return any("{host}" in part for part in command)
 
 
-def _hosts(site: Site | None, kind: str, given: Sequence[str]) -> list[str]:
-    from gridready.checks.http import _hosts as hosts_of
-    return hosts_of(site, kind, given)
-
-
 def argv_for(expect: Mapping[str, Any], site: Site | None, site_name: str, tier: int,
              given: Sequence[str]) -> list[tuple[str, ...]]:
     command = [str(p) for p in expect["command"]]
     if not _uses_host(command):
         return [tuple(p.format(site=site_name, tier=tier, host="") for p in command)]
     return [tuple(p.format(site=site_name, tier=tier, host=h) for p in command)
-            for h in _hosts(site, str(expect.get("hosts", "storage")), given)]
+            for h in site_hosts(site, str(expect.get("hosts", "storage")), given)]
 
 
 def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) -> Run:
@@ -134,8 +130,7 @@ class PluginCheck:
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("plugin options")
-        group.add_argument("-H", "--host", action="append", metavar="HOST",
-                           help="fill {host} with this host (repeatable; default: the site's hosts)")
+        add_host_option(group)
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
@@ -190,7 +185,7 @@ class PluginCheck:
             return Assessment(unknown=f"no {expect.get('hosts', 'storage')} hosts of {request.site} in the "
                                       "inventory to fill {host} (or give -H HOST)")
         uses_host = _uses_host([str(p) for p in expect["command"]])
-        hosts = _hosts(site, str(expect.get("hosts", "storage")), given) if uses_host else []
+        hosts = site_hosts(site, str(expect.get("hosts", "storage")), given) if uses_host else []
         findings: list[Finding] = []
         unknown: list[str] = []
         for index, argv in enumerate(argvs):
