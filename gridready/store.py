@@ -654,6 +654,9 @@ def _json(text: Any, kind: type, field: str) -> Any:
         value = json.loads(text)
     except ValueError:
         raise _Corrupt(f"{field} is not JSON") from None
+    except RecursionError:
+        # json recurses once per nesting level: a planted ``[[[[...`` is corrupt, not a crash.
+        raise _Corrupt(f"{field} is JSON nested too deeply") from None
     if not isinstance(value, kind):
         raise _Corrupt(f"{field} is not a JSON {'list' if kind is list else 'object'}")
     return value
@@ -706,5 +709,7 @@ def _result(row: Sequence[Any], path: str) -> ProbeResult:
         result = ProbeResult.from_json(data, f"{path}: {check} result of {site}")
     except (ValueError, SourceError) as exc:
         raise StoreError(f"{path}: corrupt result row: {exc}") from None
+    except RecursionError:
+        raise StoreError(f"{path}: corrupt result row: {check} result of {site}: JSON nested too deeply") from None
     result.timeout = timeout
     return result

@@ -180,10 +180,11 @@ class Spool:
             path = os.path.join(self.path, name)
             try:
                 data: Any = json.loads(read_bytes(path, max_bytes=MAX_ENTRY_BYTES, what="spooled message"))
-            except (SourceError, ValueError) as exc:
+            except (SourceError, ValueError, RecursionError) as exc:
                 if not os.path.lexists(path):
                     continue    # sent and removed by a concurrent flush
-                raise SpoolError(f"{path}: unreadable spooled message: {exc}") from None
+                why = "JSON nested too deeply" if isinstance(exc, RecursionError) else exc
+                raise SpoolError(f"{path}: unreadable spooled message: {why}") from None
             if not (isinstance(data, dict) and isinstance(data.get("destination"), str)
                     and isinstance(data.get("body"), str) and isinstance(data.get("headers"), dict)
                     and all(isinstance(k, str) and isinstance(v, str) for k, v in data["headers"].items())):

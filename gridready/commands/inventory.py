@@ -68,9 +68,12 @@ def _check(args: argparse.Namespace) -> None:
         raise UsageError("inventory import: give at least one source (--gocdb, --cric or --bdii)")
     if args.date is not None and not _DATE.match(args.date):
         raise UsageError(f"inventory import: bad --date {args.date!r}: expected YYYY-MM-DD")
-    if not (args.timeout > 0 and math.isfinite(args.timeout)):
-        # inf (or 1e400) would leave every fetch unbounded
-        raise UsageError(f"inventory import: -t must be a positive number of seconds, got {args.timeout}")
+    from gridready.configfile import MAX_TIMEOUT
+
+    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):
+        # inf (or 1e400) would leave every fetch unbounded; 1e20 overflows a socket's time_t
+        raise UsageError(f"inventory import: -t must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
+                         f"got {args.timeout:g}")
     if any(t < 0 for t in args.tier):
         raise UsageError("inventory import: --tier must not be negative")
     if args.proxy and (args.cert or args.key):

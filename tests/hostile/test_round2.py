@@ -77,7 +77,7 @@ def test_inventory_import_timeout_must_be_finite(tmp_path: Path, value: str) -> 
     assert_clean(result, 3, within=10)
     shown = {"1e400": "inf"}.get(value, value)
     assert one_error_line(result.stderr) == \
-        f"gridready: inventory import: -t must be a positive number of seconds, got {shown}"
+        f"gridready: inventory import: -t must be more than 0 and at most 3600 seconds, got {shown}"
 
 
 def test_report_error_after_the_example_note_is_one_line(tmp_path: Path) -> None:
