@@ -114,7 +114,7 @@ def test_bad_overlay_and_arguments(work: Path, capsys: pytest.CaptureFixture[str
     assert "overlay.yaml:2: unknown key 'colour'" in fails(work, capsys, "--gocdb", "gocdb.xml",
                                                             "--overlay", "overlay.yaml")
     assert "--gocdb" in fails(work, capsys)
-    assert "bad --date" in fails(work, capsys, "--gocdb", "gocdb.xml", "--date", "2010-6-8")
+    assert "--date '2010-6-8' is not YYYY-MM-DD" in fails(work, capsys, "--gocdb", "gocdb.xml", "--date", "2010-6-8")
     assert "cannot read GOCDB XML" in fails(work, capsys, "--gocdb", "missing.xml")
 
 

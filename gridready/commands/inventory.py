@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 
 
 def add_parser(sub: Any) -> None:
@@ -66,8 +64,13 @@ def _check(args: argparse.Namespace) -> None:
 
     if not (args.gocdb or args.cric or args.bdii):
         raise UsageError("inventory import: give at least one source (--gocdb, --cric or --bdii)")
-    if args.date is not None and not _DATE.match(args.date):
-        raise UsageError(f"inventory import: bad --date {args.date!r}: expected YYYY-MM-DD")
+    if args.date is not None:
+        from gridready.result import parse_day
+
+        try:
+            parse_day(args.date, "--date")    # a real date in ASCII digits: it goes into every comment
+        except ValueError as exc:
+            raise UsageError(f"inventory import: {exc}") from None
     from gridready.configfile import MAX_TIMEOUT
 
     if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
 from gridready import localfile
@@ -23,7 +24,7 @@ STORAGE, XROOTD, FTS, SITE_BDII = "storage", "xrootd", "fts", "site-bdii"
 #: Cap on one topology document (a whole-grid GOCDB or CRIC answer is a few MB).
 MAX_BYTES = 64 * 1024 * 1024
 
-_DATE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_DATE = re.compile(r"([0-9]{4}-[0-9]{2}-[0-9]{2})")
 
 
 @dataclass(frozen=True)
@@ -70,8 +71,17 @@ class SourceFacts:
 
     def note_stamp(self, text: str | None) -> None:
         match = _DATE.match(text or "")
-        if match and (self.stamp is None or match.group(1) > self.stamp):
+        if match and _real_day(match.group(1)) and (self.stamp is None or match.group(1) > self.stamp):
             self.stamp = match.group(1)
+
+
+def _real_day(text: str) -> bool:
+    """A source's 2010-13-45 (or year 0) is no date to write into the inventory's comments."""
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def label(location: str) -> str:

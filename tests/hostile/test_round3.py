@@ -8,6 +8,7 @@ time bound.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
@@ -100,3 +101,28 @@ def test_inventory_import_timeout_at_the_bound_is_accepted(tmp_path: Path) -> No
     result = run("gridready", "inventory", "import", "--gocdb", GOCDB, "-t", "3600", timeout=20)
     assert result.code == 0, result.output
     assert "sites:" in result.stdout
+
+
+# --- dates: one strict reading (ASCII YYYY-MM-DD, a real day) for --date and a source's stamps
+
+
+@pytest.mark.parametrize(("value", "why"), [("2010-13-01", "is not a real date"), ("2010-02-30", "is not a real date"),
+                                            ("0000-01-01", "is not a real date"),
+                                            ("\uff12\uff10\uff11\uff10-06-08", "is not YYYY-MM-DD"),
+                                            ("2010-6-8", "is not YYYY-MM-DD")])
+def test_inventory_import_date_must_be_a_real_day(tmp_path: Path, value: str, why: str) -> None:
+    result = run("gridready", "inventory", "import", "--gocdb", GOCDB, "--date", value, timeout=20)
+    assert_clean(result, 3, within=10)
+    assert one_error_line(result.stderr) == f"gridready: inventory import: --date {value!r} {why}"
+
+
+@pytest.mark.parametrize("stamp", ["2010-13-45T00:00:00", "0000-01-01T00:00:00",
+                                   "\uff12\uff10\uff11\uff10-06-08T00:00:00"])
+def test_a_source_stamp_that_is_no_real_day_is_not_written(tmp_path: Path, stamp: str) -> None:
+    text = (DATA / "topology" / "cric.json").read_text()    # a site document, then the services
+    cric = tmp_path / "cric.json"
+    cric.write_text(re.sub(r'"last_modified": "[^"]*"', f'"last_modified": "{stamp}"', text))
+    result = run("gridready", "inventory", "import", "--cric", str(cric), timeout=20)
+    assert_clean(result, 0, within=10)
+    comments = [line for line in result.stdout.splitlines() if "CRIC cric.json;" in line]
+    assert comments and all(line.endswith("; undated") for line in comments), result.stdout
