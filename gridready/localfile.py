@@ -72,6 +72,9 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int = DATA_MAX_BYTES,
         fd = os.open(name, flags)
     except OSError as exc:
         raise SourceError(f"{name}: cannot read {what}: {exc.strerror or exc}") from None
+    except ValueError:
+        # A NUL byte (from a config file's value): no file has that name.
+        raise SourceError(f"{name!r}: cannot read {what}: the name holds a NUL byte") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):

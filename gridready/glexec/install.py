@@ -49,8 +49,11 @@ def under(root: str, path: str) -> str:
     symlink target starts again at ``root``, a relative one from the link's
     directory, so the answer never leaves ``root``. Without a root the path
     is returned as given (the OS resolves it at open). A symlink loop
-    raises SourceError naming ``path``.
+    or a NUL byte raises SourceError naming ``path``.
     """
+    if "\0" in path:
+        # os.* raise ValueError on it: a config value naming no file, said as such.
+        raise SourceError(f"{path!r}: the name holds a NUL byte")
     if not root:
         return path
     base = os.path.realpath(root)

@@ -126,3 +126,29 @@ def test_a_source_stamp_that_is_no_real_day_is_not_written(tmp_path: Path, stamp
     assert_clean(result, 0, within=10)
     comments = [line for line in result.stdout.splitlines() if "CRIC cric.json;" in line]
     assert comments and all(line.endswith("; undated") for line in comments), result.stdout
+
+
+# --- a NUL byte in a path read from a configuration file: UNKNOWN naming it, not ValueError
+
+
+@pytest.mark.parametrize("root", [True, False])
+def test_lcmaps_db_path_with_a_nul_byte_is_unknown_naming_it(tmp_path: Path, root: bool) -> None:
+    from tests.test_glexec_install import CONF, RULES, make_node
+
+    node = make_node(tmp_path / "node", conf=CONF.replace("/etc/lcmaps/lcmaps-glexec.db", "/etc/lcmaps/x\x00y.db"))
+    (tmp_path / "rules.yaml").write_text(RULES)
+    where = ["--root", str(node)] if root else ["--conf", str(node / "etc" / "glexec.conf")]
+    result = run("check_glexec", "--milestones", str(tmp_path / "rules.yaml"), "--milestone", "scas-argus",
+                 "--as-of", "2010-06-08", "--host", "wn", *where, "-t", "5", timeout=30)
+    assert_clean(result, 3, within=20)
+    assert result.stdout.splitlines()[0] == \
+        "GLEXEC UNKNOWN - wn: scas-argus UNKNOWN: '/etc/lcmaps/x\\x00y.db': the name holds a NUL byte"
+
+
+def test_local_read_of_a_name_with_a_nul_byte_is_a_source_error() -> None:
+    from gridready.errors import SourceError
+    from gridready.localfile import read_bytes
+
+    with pytest.raises(SourceError) as caught:
+        read_bytes("/etc/x\x00y", what="LCMAPS database")
+    assert str(caught.value) == "'/etc/x\\x00y': cannot read LCMAPS database: the name holds a NUL byte"
