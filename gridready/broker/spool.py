@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridready.errors import GridreadyError, SourceError
+from gridready.escape import has_control
 from gridready.localfile import read_bytes
 
 #: Default bounds: 100,000 results of a few KiB each.
@@ -189,6 +190,12 @@ class Spool:
                     and isinstance(data.get("body"), str) and isinstance(data.get("headers"), dict)
                     and all(isinstance(k, str) and isinstance(v, str) for k, v in data["headers"].items())):
                 raise SpoolError(f"{path}: unreadable spooled message: not a gridready spool entry")
+            # Frame syntax: a control character in the destination or a header would
+            # inject headers or end the frame early once sent.
+            names = [data["destination"], *data["headers"], *data["headers"].values()]
+            if any(has_control(text) for text in names):
+                raise SpoolError(f"{path}: unreadable spooled message: control characters in its "
+                                 "destination or headers")
             yield Message(data["destination"], data["body"], dict(data["headers"]), spooled=name)
 
     def remove(self, message: Message) -> None:

@@ -53,6 +53,23 @@ def test_corrupt_spool_entry_names_the_file(tmp_path: Path) -> None:
     assert_clean(r, 3, within=10, mentions=f"{spool}/0000000000000001.msg: unreadable spooled message")
 
 
+@pytest.mark.parametrize("entry", [
+    {"destination": "/topic/x\nevil:1", "body": "x", "headers": {}},
+    {"destination": "/topic/\u001b[31mx", "body": "x", "headers": {}},
+    {"destination": "/topic/x", "body": "x", "headers": {"a\nb": "c"}},
+    {"destination": "/topic/x", "body": "x", "headers": {"receipt": "1\u0000"}},
+])
+def test_spool_entry_with_control_characters_in_its_frame_is_not_sent(tmp_path: Path,
+                                                                       entry: dict[str, object]) -> None:
+    # A header or destination line break would inject headers or end the STOMP frame early.
+    spool = tmp_path / "s"
+    spool.mkdir()
+    (spool / "0000000000000001.msg").write_text(json.dumps(entry))
+    r = run("gridready", *publish("--spool", str(spool), "--flush"), timeout=20)
+    assert_clean(r, 3, within=10, mentions="control characters in its destination or headers")
+    assert (spool / "0000000000000001.msg").exists()    # left for a person to look at
+
+
 def test_spool_that_is_a_file_is_refused(tmp_path: Path) -> None:
     spool = tmp_path / "s"
     spool.write_text("x")
