@@ -27,6 +27,19 @@ class ConfigError(GridreadyError):
                          f"{self.problems[0]} (and {len(self.problems) - 1} more problems)")
 
 
+class ConfigUnreadable(ConfigError):
+    """The configuration file could not be read at all (missing, not a regular file, too large).
+
+    ``reason`` is the reader's own line (``PATH: cannot read WHAT: why``);
+    ``gridready rules validate`` reports it as an error (exit 3), not as
+    invalid rules (exit 2).
+    """
+
+    def __init__(self, problems: Sequence[str], reason: str) -> None:
+        super().__init__(problems)
+        self.reason = reason
+
+
 class UsageError(GridreadyError):
     """The probe was called with options that do not fit together (exit 3)."""
 

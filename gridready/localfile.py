@@ -110,7 +110,11 @@ def read_text(path: str | os.PathLike[str], *, max_bytes: int = CONFIG_MAX_BYTES
     Raises SourceError ``PATH:LINE: WHAT is not UTF-8 text`` besides the
     errors of :func:`read_bytes`.
     """
-    data = read_bytes(path, max_bytes=max_bytes, deadline=deadline, what=what)
+    return decode_text(read_bytes(path, max_bytes=max_bytes, deadline=deadline, what=what), path, what)
+
+
+def decode_text(data: bytes, path: str | os.PathLike[str], what: str = "file") -> str:
+    """``data`` read from ``path`` as UTF-8; SourceError ``PATH:LINE: WHAT is not UTF-8 text``."""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

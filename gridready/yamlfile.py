@@ -29,9 +29,9 @@ from typing import Any
 
 import yaml
 
-from gridready.errors import ConfigError, SourceError
+from gridready.errors import ConfigError, ConfigUnreadable, SourceError
 from gridready.escape import one_line
-from gridready.localfile import read_text
+from gridready.localfile import decode_text, read_bytes
 
 Path_ = tuple[str | int, ...]
 
@@ -132,11 +132,15 @@ def _index(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: list
 
 
 def _read(path: str | Path, filename: str, what: str) -> str:
+    """The file's text; ConfigUnreadable when it cannot be read, ConfigError when it is not UTF-8."""
     try:
-        return read_text(path, max_bytes=YAML_MAX_BYTES, what=what)
+        data = read_bytes(path, max_bytes=YAML_MAX_BYTES, what=what)
     except SourceError as exc:
-        if not os.path.lexists(filename):
-            raise ConfigError([f"{filename}: no such file"]) from None
+        problem = f"{filename}: no such file" if not os.path.lexists(filename) else str(exc)
+        raise ConfigUnreadable([problem], str(exc)) from None
+    try:
+        return decode_text(data, path, what)
+    except SourceError as exc:
         raise ConfigError([str(exc)]) from None
 
 

@@ -14,9 +14,8 @@ from typing import Any
 
 from gridready import bundled
 from gridready.configfile import load_rules
-from gridready.errors import ConfigError
+from gridready.errors import ConfigError, ConfigUnreadable, GridreadyError
 from gridready.escape import terminal
-from gridready.localfile import CONFIG_MAX_BYTES, read_bytes
 
 
 def add_parser(sub: Any) -> None:
@@ -34,10 +33,11 @@ def expect_problems(check: str, expect: Mapping[str, Any]) -> Sequence[str]:
 
 def run_validate(args: argparse.Namespace) -> int:
     path = args.file or str(bundled.milestones_file())
-    # A file that cannot be read at all is an error (exit 3, one line), not invalid rules.
-    read_bytes(path, max_bytes=CONFIG_MAX_BYTES, what="milestones file")
     try:
         rules = load_rules(path, validate_expect=expect_problems)
+    except ConfigUnreadable as exc:
+        # A file that cannot be read at all is an error (exit 3, one line), not invalid rules.
+        raise GridreadyError(exc.reason) from None
     except ConfigError as exc:
         for problem in exc.problems:
             print(terminal(problem), file=sys.stderr)
