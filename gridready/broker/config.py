@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import os
 import re
-import ssl
 import tempfile
 from dataclasses import dataclass, field
 
 from gridready.errors import GridreadyError
 from gridready.localfile import is_regular_file, read_bytes
+from gridready.sources.http import PEM_MAX_BYTES, default_trust_anchor, no_trust_anchor
 
-GRID_CA_DIR = "/etc/grid-security/certificates"
-#: Largest certificate, key or proxy file read (a proxy with its chain is a few KiB).
-PEM_MAX_BYTES = 1024 * 1024
 #: Most CA files read from a CA directory (the IGTF bundle holds about 100).
 MAX_CA_FILES = 2000
 _HASHED = re.compile(r"[0-9a-f]{8}\.[0-9]+")
@@ -102,7 +99,7 @@ def ca_bundle(capath: str | None) -> tuple[str, bool]:
     directory): a temporary bundle of its hashed certificates. Neither: the
     OpenSSL compiled-in CA file. BrokerError when there are no trust anchors.
     """
-    directory: str | None = None
+    directory: str
     if capath is not None:
         if not os.path.exists(capath):
             raise BrokerError(f"--capath {capath} does not exist")
@@ -110,16 +107,14 @@ def ca_bundle(capath: str | None) -> tuple[str, bool]:
             _readable_pem("CA file", capath)
             return capath, False
         directory = capath
-    elif os.path.isdir(GRID_CA_DIR):
-        directory = GRID_CA_DIR
-    if directory is None:
-        paths = ssl.get_default_verify_paths()
-        if paths.openssl_cafile and is_regular_file(paths.openssl_cafile):
-            return paths.openssl_cafile, False
-        directory = paths.openssl_capath
-        if not directory or not os.path.isdir(directory):
-            raise BrokerError(f"no CA certificates to verify the broker with (no {GRID_CA_DIR}, "
-                              f"no {paths.openssl_cafile}); give --capath")
+    else:
+        anchor = default_trust_anchor()
+        if anchor is None:
+            raise BrokerError(f"no CA certificates to verify the broker with ({no_trust_anchor()}); "
+                              "give --capath")
+        if not os.path.isdir(anchor):
+            return anchor, False
+        directory = anchor
     names = sorted(n for n in os.listdir(directory) if _HASHED.fullmatch(n))[:MAX_CA_FILES]
     pems = []
     for name in names:

@@ -41,7 +41,7 @@ from urllib.parse import urlsplit
 from gridready import __version__
 from gridready.errors import CheckTimeout, SourceError
 from gridready.escape import one_line
-from gridready.localfile import is_regular_file, read_bytes
+from gridready.localfile import is_regular_file, read_bytes, size_text
 
 if TYPE_CHECKING:
     from gridready.deadline import Deadline
@@ -80,12 +80,6 @@ def is_url(location: str) -> bool:
     return location.lower().startswith(("http://", "https://"))
 
 
-def _size(count: int) -> str:
-    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
-        return f"{count // (1024 * 1024)} MiB"
-    return f"{count} bytes"
-
-
 def _verify_setting(url: str, tls: TLSOptions) -> bool | str:
     """False (verification off) or the explicit CA file/directory to trust.
 
@@ -106,18 +100,39 @@ def _verify_setting(url: str, tls: TLSOptions) -> bool | str:
             # OpenSSL would block reading a FIFO; this refuses anything irregular.
             _read_pem(url, "CA file", tls.capath)
         return tls.capath
+    anchor = default_trust_anchor()
+    if anchor is None:
+        raise SourceError(f"{url}: no CA certificates to verify the server with ({no_trust_anchor()}); "
+                          "give a CA path")
+    return anchor
+
+
+def default_trust_anchor() -> str | None:
+    """The CA directory or file trusted without ``--capath``, or None when the machine has none.
+
+    The grid CA directory if it exists, else OpenSSL's compiled-in CA file,
+    else its compiled-in CA directory: never ``cafile``/``capath`` of
+    ``ssl.get_default_verify_paths()``, which follow ``SSL_CERT_FILE`` and
+    ``SSL_CERT_DIR``. Shared by every TLS client of gridready (HTTPS sources,
+    the STOMP broker).
+    """
     if os.path.isdir(GRID_CA_DIR):
         return GRID_CA_DIR
     import ssl
 
-    # The compiled-in locations, not ``cafile``/``capath``: those follow the environment.
     paths = ssl.get_default_verify_paths()
     if paths.openssl_cafile and is_regular_file(paths.openssl_cafile):
         return paths.openssl_cafile
     if paths.openssl_capath and os.path.isdir(paths.openssl_capath):
         return paths.openssl_capath
-    raise SourceError(f"{url}: no CA certificates to verify the server with (no {GRID_CA_DIR}, "
-                      f"no {paths.openssl_cafile}); give a CA path")
+    return None
+
+
+def no_trust_anchor() -> str:
+    """What was looked for when :func:`default_trust_anchor` found nothing (for the error line)."""
+    import ssl
+
+    return f"no {GRID_CA_DIR}, no {ssl.get_default_verify_paths().openssl_cafile}"
 
 
 def _read_pem(url: str, what: str, path: str) -> bytes:
@@ -271,7 +286,7 @@ def _read_body(url: str, response: Any, deadline: Deadline, max_bytes: int) -> b
     length = response.headers.get("Content-Length")
     if length and length.strip().isdigit() and int(length) > max_bytes:
         raise SourceError(f"{url}: response of {int(length)} bytes exceeds the "
-                          f"{_size(max_bytes)} limit")
+                          f"{size_text(max_bytes)} limit")
     raw = response.raw
     read_one = getattr(raw, "read1", None)  # urllib3 >= 2; older: read(n) may wait for n bytes
     pieces: list[bytes] = []
@@ -288,7 +303,7 @@ def _read_body(url: str, response: Any, deadline: Deadline, max_bytes: int) -> b
             return b"".join(pieces)
         total += len(piece)
         if total > max_bytes:
-            raise SourceError(f"{url}: response body exceeds the {_size(max_bytes)} limit")
+            raise SourceError(f"{url}: response body exceeds the {size_text(max_bytes)} limit")
         pieces.append(piece)
 
 
