@@ -183,15 +183,28 @@ _UPSERT_LATEST = """
     WHERE excluded.checked_at > latest.checked_at
        OR (excluded.checked_at = latest.checked_at AND excluded.result_id > latest.result_id)"""
 
+
+
+def _newest_per_key(where: str = "") -> str:
+    """SQL: the newest outcome per (site, milestone, target) among results matching ``where``.
+
+    Columns ``site_key, milestone, target, id, checked_at``; newer check time
+    wins, ties go to the later stored result: the same choice _UPSERT_LATEST
+    makes one result at a time. Used to fill ``latest`` at once, to answer
+    without it, and to find what ``prune`` must keep.
+    """
+    return f"""
+        SELECT site_key, milestone, target, id, checked_at FROM (
+            SELECT r.site_key, o.milestone, r.target, r.id, r.checked_at,
+                   row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
+                                      ORDER BY r.checked_at DESC, r.id DESC) AS rank
+            FROM outcomes o JOIN results r ON r.id = o.result_id {where})
+        WHERE rank = 1"""
+
+
 #: The same choice as _UPSERT_LATEST, made over a whole history at once.
 _BACKFILL_LATEST = """
-    INSERT INTO latest (site_key, milestone, target, result_id, checked_at)
-    SELECT site_key, milestone, target, id, checked_at FROM (
-        SELECT r.site_key, o.milestone, r.target, r.id, r.checked_at,
-               row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
-                                  ORDER BY r.checked_at DESC, r.id DESC) AS rank
-        FROM outcomes o JOIN results r ON r.id = o.result_id)
-    WHERE rank = 1"""
+    INSERT INTO latest (site_key, milestone, target, result_id, checked_at)""" + _newest_per_key()
 
 _SELECT_RECORD = """
     SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
@@ -529,12 +542,8 @@ class Store:
         """
         where = f"WHERE r.checked_at {compare} :cutoff" if cutoff is not None else ""
         rows = self._db.execute(_SELECT_RECORD + f"""
-            FROM (SELECT r.id AS rid, o.milestone AS mid,
-                         row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
-                                            ORDER BY r.checked_at DESC, r.id DESC) AS rank
-                  FROM outcomes o JOIN results r ON r.id = o.result_id {where}) pick
-            JOIN results r ON r.id = pick.rid JOIN outcomes o ON o.result_id = pick.rid AND o.milestone = pick.mid
-            WHERE pick.rank = 1
+            FROM ({_newest_per_key(where)}) pick
+            JOIN results r ON r.id = pick.id JOIN outcomes o ON o.result_id = pick.id AND o.milestone = pick.milestone
             ORDER BY r.site, o.milestone, r.target""", {"cutoff": cutoff} if cutoff is not None else {}).fetchall()
         return [self._record(row) for row in rows]
 
@@ -621,13 +630,8 @@ class Store:
                 self._db.execute("""
                     CREATE TEMP TABLE keep (result_id INTEGER, milestone TEXT, PRIMARY KEY (result_id, milestone))
                     WITHOUT ROWID""")
-                self._db.execute("""
-                    INSERT INTO temp.keep SELECT id, milestone FROM (
-                        SELECT r.id, o.milestone,
-                               row_number() OVER (PARTITION BY r.site_key, o.milestone, r.target
-                                                  ORDER BY r.checked_at DESC, r.id DESC) AS rank
-                        FROM outcomes o JOIN results r ON r.id = o.result_id WHERE r.checked_at < ?)
-                    WHERE rank = 1""", (cut,))
+                self._db.execute("INSERT INTO temp.keep SELECT id, milestone FROM ("
+                                 + _newest_per_key("WHERE r.checked_at < ?") + ")", (cut,))
                 outcomes = self._db.execute("""
                     DELETE FROM outcomes WHERE result_id IN (SELECT id FROM results WHERE checked_at < ?)
                     AND NOT EXISTS (SELECT 1 FROM temp.keep k
