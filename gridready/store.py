@@ -30,7 +30,7 @@ from urllib.parse import quote
 from gridready.checks.interface import Assessment, Finding, Severity
 from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import GridreadyError, SourceError
-from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, read_result, utc_now
+from gridready.result import MilestoneResult, ProbeResult, format_time, parse_time, utc_now
 
 STORE_SCHEMA = "gridready.store/1"
 #: Migrations applied within gridready.store/1, recorded as meta 'revision' (absent = 1).
@@ -117,13 +117,6 @@ def _check_message(m: MilestoneResult) -> str:
 def outcomes_of(result: ProbeResult) -> list[StoredOutcome]:
     """The stored outcomes of a result, one per milestone."""
     return [outcome_from_compliance(m) for m in result.milestones]
-
-
-def read_result_file(path: str | Path) -> ProbeResult:
-    """One probe JSON result file, read and validated exactly as ``gridready ingest`` reads it
-    (:func:`gridready.result.read_result`: regular file, MAX_RESULT_BYTES cap, guarded JSON,
-    site required, no future dates); SourceError names the file."""
-    return read_result(path)
 
 
 _DDL = (

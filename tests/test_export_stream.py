@@ -13,7 +13,8 @@ import pytest
 
 from gridready import result as resultmod
 from gridready.cli import main
-from gridready.store import Store, read_result_file
+from gridready.result import read_result
+from gridready.store import Store
 from tests.helpers import REPO
 from tests.test_report_cli import ingest, probe_result
 
@@ -107,4 +108,4 @@ def test_what_ingest_rejects_the_schema_rejects(change: Any, tmp_path: Path) -> 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(Exception):
-        read_result_file(bad)
+        read_result(bad)

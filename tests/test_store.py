@@ -15,8 +15,8 @@ import pytest
 from gridready.checks.interface import Assessment, Finding, PerfValue, Severity
 from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import SourceError
-from gridready.result import MilestoneResult, ProbeResult
-from gridready.store import Store, StoreError, StoredOutcome, outcome_from_compliance, outcomes_of, read_result_file
+from gridready.result import MilestoneResult, ProbeResult, read_result
+from gridready.store import Store, StoreError, StoredOutcome, outcome_from_compliance, outcomes_of
 from tests.helpers import REPO, write
 
 
@@ -152,9 +152,9 @@ def test_wal_mode_and_schema(tmp_path: Path) -> None:
     assert db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == "gridready.store/1"
 
 
-def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
+def test_read_result_rejects_bad_files(tmp_path: Path) -> None:
     good = result().to_json()
-    assert read_result_file(write(tmp_path / "ok.json", json.dumps(good))).site == "RAL-LCG2"
+    assert read_result(write(tmp_path / "ok.json", json.dumps(good))).site == "RAL-LCG2"
     cases = {
         "missing.json": None,
         "garbage.json": "{not json",
@@ -162,7 +162,7 @@ def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
         "nosite.json": json.dumps({**good, "site": None}),
         "badstate.json": json.dumps({**good, "state": "GREEN"}),
         "binary.json": b"\xff\xfe\x00",
-        # read_result_file delegates to gridready.result.read_result: the ingest range checks apply
+        # the ingest range checks apply
         "future.json": json.dumps({**good, "checked_at": "2999-01-01T00:00:00Z"}),
         "huge.json": " " * (4 * 1024 * 1024 + 1),
     }
@@ -174,7 +174,7 @@ def test_read_result_file_rejects_bad_files(tmp_path: Path) -> None:
         elif content is not None:
             path.write_text(content)
         with pytest.raises(SourceError) as info:
-            read_result_file(path)
+            read_result(path)
         messages[name] = str(info.value)
         assert str(info.value).startswith(f"{path}: ") and "\n" not in str(info.value)
     assert "cannot read" in messages["missing.json"]
