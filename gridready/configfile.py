@@ -27,7 +27,8 @@ from urllib.parse import urlsplit
 
 from gridready.errors import ConfigError
 from gridready.escape import terminal
-from gridready.models import CHECKS, Inventory, Milestone, Rules, Scope, Site, Storage, Waiver
+from gridready.models import (CHECKS, MAX_TIMEOUT, Inventory, Milestone, Rules, Scope, Site, Storage, Waiver,
+                              valid_timeout)
 from gridready.yamlfile import LineMap, Path_, load_yaml
 
 T = TypeVar("T")
@@ -38,8 +39,6 @@ _FOLD = re.compile(r"[ \t\r\n]+")
 # Line breaks and controls, also the Unicode bidirectional controls (they reorder shown text).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
-#: Longest a check may run in a sweep, seconds (an hour: anything longer is a typo).
-MAX_TIMEOUT = 3600.0
 #: Largest ``warn_days`` (ten years).
 MAX_WARN_DAYS = 3650
 #: WLCG tiers are 0 (CERN) to 3.
@@ -182,7 +181,7 @@ def _timeout(value: Any) -> float:
     """Seconds: a finite number, more than 0 and at most MAX_TIMEOUT."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _Invalid(f"expected a number of seconds, got {value!r}")
-    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT:
+    if not valid_timeout(value):
         raise _Invalid(f"must be more than 0 and at most {MAX_TIMEOUT:g} seconds, got {value!r}")
     return float(value)
 

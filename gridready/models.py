@@ -7,10 +7,24 @@ probe's start-up time. Validation lives in ``gridready.configfile``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+#: Longest a check may run, seconds (an hour: anything longer is a typo). Rules, the
+#: sweep and every ``-t`` option use it: an infinite or huge timeout would overflow
+#: thread, queue and socket waits (OverflowError) or never end.
+MAX_TIMEOUT = 3600.0
+
+
+def valid_timeout(value: Any) -> bool:
+    """Whether ``value`` is a number of seconds gridready accepts: finite, more than 0, at most MAX_TIMEOUT
+    (``True`` and ``nan`` are not)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and 0 < value <= MAX_TIMEOUT)
+
 
 #: The checks built into gridready; each is a module in gridready.checks.
 BUILTIN_CHECKS: tuple[str, ...] = ("glexec", "fts_channels", "dcache_version", "xrootd",

@@ -25,7 +25,6 @@ else the Sweeper refuses the rules (ConfigError) before anything runs.
 from __future__ import annotations
 
 import argparse
-import math
 import queue
 import threading
 import time
@@ -38,7 +37,7 @@ from gridready.checks.interface import Assessment, Check, Observation, Request
 from gridready.deadline import Deadline
 from gridready.engine import run_check
 from gridready.errors import CheckError, CheckTimeout, ConfigError, SourceError
-from gridready.models import CHECKS, Inventory, Milestone, Rules, Site, Waiver
+from gridready.models import CHECKS, MAX_TIMEOUT, Inventory, Milestone, Rules, Site, valid_timeout
 from gridready.result import ProbeResult, read_result
 from gridready.store import StoredOutcome, outcomes_of
 
@@ -52,10 +51,6 @@ GRACE = 1.0
 #: without hammering a shared top-level BDII. A sweep that must end within one
 #: timeout whatever hangs needs --concurrency of at least its number of jobs.
 DEFAULT_CONCURRENCY = 32
-#: Longest a check may take, in seconds: the bound the rules loader applies too. The
-#: sweep checks again, since Rules can be built by other paths; an infinite or huge
-#: timeout would overflow the thread and queue waits (OverflowError) or never end.
-MAX_TIMEOUT = 3600.0
 
 
 def check_timeouts(rules: Rules) -> None:
@@ -63,8 +58,8 @@ def check_timeouts(rules: Rules) -> None:
     problems = []
     for m in rules.milestones:
         t = m.timeout
-        ok = isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t) and 0 < t <= MAX_TIMEOUT
-        if not ok:
+        # The rules loader applies the same bound; Rules can be built by other paths.
+        if not valid_timeout(t):
             where = rules.path or "milestone rules"
             problems.append(f"{where}: milestone '{m.id}': timeout {t!r} is not a number of seconds "
                             f"more than 0 and at most {MAX_TIMEOUT:g}")

@@ -12,7 +12,6 @@ sweep's own inventory loader and then written atomically (``-o``) or printed.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import tempfile
@@ -71,9 +70,9 @@ def _check(args: argparse.Namespace) -> None:
             parse_day(args.date, "--date")    # a real date in ASCII digits: it goes into every comment
         except ValueError as exc:
             raise UsageError(f"inventory import: {exc}") from None
-    from gridready.configfile import MAX_TIMEOUT
+    from gridready.models import MAX_TIMEOUT, valid_timeout
 
-    if not (math.isfinite(args.timeout) and 0 < args.timeout <= MAX_TIMEOUT):
+    if not valid_timeout(args.timeout):
         # inf (or 1e400) would leave every fetch unbounded; 1e20 overflows a socket's time_t
         raise UsageError(f"inventory import: -t must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
                          f"got {args.timeout:g}")

@@ -100,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if args.timeout is not None:
         from dataclasses import replace
 
-        from gridready.models import Rules
-        from gridready.sweep import MAX_TIMEOUT
-        if not (0 < args.timeout <= MAX_TIMEOUT):     # also refuses nan and inf
+        from gridready.models import MAX_TIMEOUT, Rules, valid_timeout
+        if not valid_timeout(args.timeout):
             raise UsageError(f"-t/--timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds, "
                              f"got {args.timeout:g}")
         rules = Rules(milestones=tuple(replace(m, timeout=args.timeout) for m in rules.milestones),
