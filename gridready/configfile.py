@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from gridready.errors import ConfigError
-from gridready.escape import terminal
+from gridready.escape import first_control, has_control, terminal
 from gridready.models import (CHECKS, MAX_TIMEOUT, Inventory, Milestone, Rules, Scope, Site, Storage, Waiver,
                               valid_timeout)
 from gridready.yamlfile import LineMap, Path_, load_yaml
@@ -36,8 +36,6 @@ T = TypeVar("T")
 _ID = re.compile(r"[a-z0-9-]+\Z")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
 _FOLD = re.compile(r"[ \t\r\n]+")
-# Line breaks and controls, also the Unicode bidirectional controls (they reorder shown text).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 #: Largest ``warn_days`` (ten years).
 MAX_WARN_DAYS = 3650
@@ -108,7 +106,7 @@ def _clean(r: _Reader, value: Any, path: Path_, free_text: Callable[[Path_], boo
     if isinstance(value, dict):
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            if isinstance(key, str) and _CONTROL.search(key):
+            if isinstance(key, str) and has_control(key):
                 r.problem(path, f"key {_shown(key)} holds a control character")
                 continue
             sub = path + (str(key),)
@@ -119,10 +117,9 @@ def _clean(r: _Reader, value: Any, path: Path_, free_text: Callable[[Path_], boo
     if isinstance(value, str):
         # strip(" "): str.strip() would also drop U+0085 and hide it from the check.
         text = _FOLD.sub(" ", value).strip(" ") if free_text(path) else value
-        found = _CONTROL.search(text)
+        found = first_control(text)
         if found:
-            what = "a line break" if found.group(0) in "\n\r\u2028\u2029" else \
-                f"control character U+{ord(found.group(0)):04X}"
+            what = "a line break" if found in "\n\r\u2028\u2029" else f"control character U+{ord(found):04X}"
             r.problem(path, f"{_shown(value)} holds {what}, not allowed in this value")
             r.flagged.add(path)
         return text

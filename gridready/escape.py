@@ -26,6 +26,12 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
 
 
+def first_control(text: str) -> str | None:
+    """The first character of ``text`` that :func:`has_control` refuses, or None."""
+    found = _CONTROL_ANY.search(text)
+    return found.group(0) if found else None
+
+
 def has_control(text: str) -> bool:
     """True when ``text`` holds any C0/C1 control character (TAB and LF included) or a
     Unicode bidirectional control or line separator."""
