@@ -20,7 +20,7 @@ from gridready.errors import GridreadyError, UsageError
 
 if TYPE_CHECKING:
     from gridready.history import History
-    from gridready.models import Rules, Site
+    from gridready.models import Inventory, Rules, Site
     from gridready.report.matrix import Report
     from gridready.store import Store
 
@@ -73,25 +73,26 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
-def example_snapshot(rules: Rules, inventory_file: str | None = None, when: date | None = None) -> Store:
+def example_snapshot(rules: Rules, inventory: Inventory | None = None, when: date | None = None) -> Store:
     """An in-memory history holding a sweep of the bundled example grid (file sources only).
 
-    With ``inventory_file`` (an example grid whose every source is a local
-    file, see ``offline_inventory``), that grid is swept instead, as on ``when``
-    at 23:59:59 UTC (e.g. config/example-2026/ with config/milestones-2026.yaml):
+    With ``inventory`` (an example grid whose every source is a local file,
+    see ``offline_inventory``), that grid is swept instead, as on ``when`` at
+    23:59:59 UTC (e.g. config/example-2026/ with config/milestones-2026.yaml):
     the report takes results checked up to the end of the as-of day, so the
     inventory's worker-node result files dated that day are not refused as
     "in the future".
     """
     from gridready import bundled
     from gridready.configfile import load_inventory
-    from gridready.store import Store
+    from gridready.store import Store, end_of_day
     from gridready.sweep import Done, Sweeper
 
-    inventory = load_inventory(inventory_file or bundled.example_dir() / "sites.yaml")
     day_, at = SNAPSHOT_DATE, SNAPSHOT_TIME
-    if inventory_file is not None and when is not None:
-        day_, at = when, datetime(when.year, when.month, when.day, 23, 59, 59, tzinfo=timezone.utc)
+    if inventory is not None and when is not None:
+        day_, at = when, end_of_day(when)
+    if inventory is None:
+        inventory = load_inventory(bundled.example_dir() / "sites.yaml")
     store = Store(":memory:")
 
     def emit(done: Done) -> None:
@@ -101,12 +102,10 @@ def example_snapshot(rules: Rules, inventory_file: str | None = None, when: date
     return store
 
 
-def offline_inventory(path: str) -> bool:
-    """Whether every source of the inventory at ``path`` is a local file (an example grid):
-    only such an inventory is swept for a report without a history (no network)."""
-    from gridready.configfile import load_inventory
-
-    sources = [v for s in load_inventory(path).sites
+def offline_inventory(inventory: Inventory) -> bool:
+    """Whether every source of ``inventory`` is a local file (an example grid): only such an
+    inventory is swept for a report without a history (no network)."""
+    sources = [v for s in inventory.sites
                for v in (s.bdii, s.srr, s.fts, s.fts_channels, s.glexec, s.dns) if v]
     return bool(sources) and not any("://" in v and not v.lower().startswith("file://") for v in sources)
 
@@ -148,14 +147,17 @@ def run(args: argparse.Namespace) -> int:
     # Said once the report is computed, so an error stays the only line on stderr.
     notes: list[str] = []
     db = db_to_read(args)
+    named_inventory = None
     if db is None:
-        if args.inventory and offline_inventory(args.inventory):
+        # Loaded once: the offline test, the example sweep and the matrix all use it.
+        named_inventory = load_inventory(args.inventory) if args.inventory else None
+        if named_inventory is not None and offline_inventory(named_inventory):
             # An example grid of local files (config/example-2026/): swept as on --as-of.
             notes.append(f"showing a sweep of the example grid {escape.terminal(args.inventory)} as of {as_of} "
                          f"(file sources only): no --db given and {DEFAULT_DB} does not exist")
             inventory_file = args.inventory
             source = f"example grid {args.inventory} as of {as_of}"
-            store = example_snapshot(rules, args.inventory, as_of)
+            store = example_snapshot(rules, named_inventory, as_of)
         else:
             notes.append(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist")
             inventory_file = args.inventory or bundled.example_dir() / "sites.yaml"
@@ -169,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         inventory_file = args.inventory or bundled.inventory_file()
         source = db
     with store:
-        inventory = load_inventory(inventory_file)
+        inventory = named_inventory or load_inventory(inventory_file)
         sites = mx.report_sites(inventory.sites)
         matrix = mx.build_matrix(sites, rules, store.as_of(as_of), as_of)
         changes = None
