@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import string
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gridready.child import capture, stop
 from gridready.checks.interface import Assessment, Finding, Observation, Request, Severity
 from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.deadline import Deadline
@@ -72,55 +72,24 @@ def argv_for(expect: Mapping[str, Any], site: Site | None, site_name: str, tier:
 
 def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) -> Run:
     """Run one plugin under the deadline; output capped at MAX_OUTPUT bytes."""
-    left = deadline.remaining()
-    if left <= 0:
-        raise deadline.timeout()
+    deadline.remaining()    # no time left: the timeout, before starting anything
     try:
         proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, **env})
     except OSError as exc:
         return Run(tuple(argv), None, "", f"cannot run {terminal(argv[0])}: {exc.strerror or exc}")
-    assert proc.stdout is not None
-    chunks: list[bytes] = []
-    total = 0
-    import selectors
-
-    with deadline.during(f"running {terminal(argv[0])}"), selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
+    with deadline.during(f"running {terminal(argv[0])}"):
         try:
-            while True:
-                left = deadline.remaining()
-                if left <= 0:
-                    raise deadline.timeout()
-                if not sel.select(timeout=left):
-                    continue
-                piece = os.read(proc.stdout.fileno(), 65536)
-                if not piece:
-                    break
-                if total < MAX_OUTPUT:
-                    chunks.append(piece[:MAX_OUTPUT - total])
-                total += len(piece)
-            code = proc.wait(timeout=max(deadline.remaining(), 0.01))
-        except (subprocess.TimeoutExpired, BaseException):
-            _kill(proc)
-            if deadline.expired:
-                raise deadline.timeout() from None
+            output, _ = capture(proc, deadline, MAX_OUTPUT)
+        except BaseException:
+            stop(proc)
             raise
-        finally:
-            proc.stdout.close()
-    text = b"".join(chunks).decode("utf-8", "replace")
+    code = proc.returncode
+    text = output.decode("utf-8", "replace")
     # The plugin's perfdata (after '|') must not become ours: Nagios splits our line at the first '|'.
     first = text.split("\n", 1)[0].split("|", 1)[0].strip()
     return Run(tuple(argv), code, terminal(first)[:300])
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
 
 
 class PluginCheck:

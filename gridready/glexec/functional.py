@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import pwd
 import re
-import selectors
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from gridready.child import capture, stop
 from gridready.deadline import Deadline
 
 PAYLOAD = "/usr/bin/id"
@@ -110,65 +109,12 @@ def run(glexec: str, shown: str, proxy: str, deadline: Deadline, payload: str = 
             return Functional((shown, payload), 126, 0.0, who,
                               stderr=f"cannot execute {shown}: {exc.strerror or exc}")
         try:
-            stdout, stderr = _capture(proc, deadline)
+            stdout, stderr = capture(proc, deadline, MAX_CAPTURE)
         except BaseException:
-            _stop(proc)  # the deadline, or e.g. the SIGALRM backstop: leave no child behind
+            stop(proc)  # the deadline, or e.g. the SIGALRM backstop: leave no child behind
             raise
     elapsed = round((time.perf_counter() - start) * 1000, 1)
     out = stdout.decode("utf-8", "replace")
     err = " ".join(stderr.decode("utf-8", "replace").split())[-MAX_SHOWN:]
     identity = parse_id(out) if proc.returncode == 0 else None
     return Functional((shown, payload), proc.returncode, elapsed, who, identity, err)
-
-
-def _capture(proc: subprocess.Popen[bytes], deadline: Deadline) -> tuple[bytes, bytes]:
-    """Both outputs of ``proc`` (at most MAX_CAPTURE bytes each) once it has exited.
-
-    Raises the deadline's timeout when the outputs stay open or the process
-    runs past it; the caller kills it.
-    """
-    assert proc.stdout is not None and proc.stderr is not None
-    kept: dict[int, bytearray] = {proc.stdout.fileno(): bytearray(), proc.stderr.fileno(): bytearray()}
-    with selectors.DefaultSelector() as sel:
-        for fd in kept:
-            sel.register(fd, selectors.EVENT_READ)
-        while sel.get_map():
-            for key, _ in sel.select(timeout=min(deadline.remaining(), 0.5)):
-                fd = int(key.fd)
-                chunk = os.read(fd, 65536)
-                if not chunk:
-                    sel.unregister(fd)
-                    continue
-                room = MAX_CAPTURE - len(kept[fd])
-                if room > 0:
-                    kept[fd] += chunk[:room]
-            deadline.remaining()
-    while True:
-        try:
-            proc.wait(timeout=min(deadline.remaining(), 0.5))
-            break
-        except subprocess.TimeoutExpired:
-            continue
-    return bytes(kept[proc.stdout.fileno()]), bytes(kept[proc.stderr.fileno()])
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the run and reap it, without ever waiting long.
-
-    Once glexec has switched identity the probe may not be allowed to signal
-    it; then it is left to finish on its own rather than hang the probe.
-    """
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        try:
-            proc.kill()
-        except OSError:
-            pass
-    try:
-        proc.wait(timeout=1)
-    except subprocess.TimeoutExpired:
-        pass
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()

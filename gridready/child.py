@@ -1,0 +1,78 @@
+"""Running a child program (glexec, a Nagios plugin) under a deadline with bounded output.
+
+Both of gridready's children can misbehave: a payload that writes without
+end, a plugin that never exits, a child that leaves grandchildren holding the
+pipes. :func:`capture` reads every output the child was given (at most
+``max_bytes`` kept of each; the rest is read and dropped, so memory stays
+bounded) until the child has exited, and raises the deadline's timeout when
+it runs past it; :func:`stop` then kills its whole process group (children
+are started with ``start_new_session=True``) without ever waiting long.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+
+from gridready.deadline import Deadline
+
+_READ = 65536
+
+
+def capture(proc: subprocess.Popen[bytes], deadline: Deadline, max_bytes: int) -> tuple[bytes, bytes]:
+    """``proc``'s stdout and stderr (b"" for one not piped), at most ``max_bytes`` each, once it exited.
+
+    Raises the deadline's CheckTimeout when the outputs stay open or the
+    process runs past it; the caller then :func:`stop`\\ s it.
+    """
+    pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
+    kept: dict[int, bytearray] = {p.fileno(): bytearray() for p in pipes}
+    with selectors.DefaultSelector() as sel:
+        for fd in kept:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            for key, _ in sel.select(timeout=min(deadline.remaining(), 0.5)):
+                fd = int(key.fd)
+                chunk = os.read(fd, _READ)
+                if not chunk:
+                    sel.unregister(fd)
+                    continue
+                room = max_bytes - len(kept[fd])
+                if room > 0:
+                    kept[fd] += chunk[:room]
+            deadline.remaining()
+    while True:
+        try:
+            proc.wait(timeout=min(deadline.remaining(), 0.5))
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    out = bytes(kept[proc.stdout.fileno()]) if proc.stdout is not None else b""
+    err = bytes(kept[proc.stderr.fileno()]) if proc.stderr is not None else b""
+    for pipe in pipes:
+        pipe.close()
+    return out, err
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Kill ``proc``'s process group and reap it, waiting at most a second, and close its pipes.
+
+    A child that switched identity (glexec) may not be signalled by the
+    caller; it is then left to finish on its own rather than hang the probe.
+    """
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        pass
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
