@@ -178,35 +178,18 @@ def _from_bdii(where: str, se: str | None, site: str | None, deadline: Deadline)
     return elements
 
 
-def _read_saved(where: str, deadline: Deadline, max_bytes: int, what: str) -> bytes:
-    """A saved SRR/info service copy, through gridready.localfile (regular files only, capped)."""
-    from gridready import localfile
-
-    path = urlsplit(where).path if where.lower().startswith("file://") else where
-    with deadline.during(f"reading {path}"):
-        return localfile.read_bytes(path, max_bytes=max_bytes, deadline=deadline, what=what)
-
-
 def _from_srr(where: str, se: str | None, tls: Any, deadline: Deadline) -> StorageElement:
     from gridready.dcache.srr import read_srr
-    from gridready.sources.http import DEFAULT_MAX_BYTES, fetch_json, is_url, parse_json
+    from gridready.sources.http import fetch_json
 
-    try:
-        if is_url(where):
-            document = fetch_json(where, deadline, tls)
-        else:
-            body = _read_saved(where, deadline, DEFAULT_MAX_BYTES, "SRR file")
-            document = parse_json(body, "", where, from_url=False)
-    except RecursionError:
-        # json.loads recurses per nesting level; a hostile body can exhaust the stack.
-        raise SourceError(f"{where}: JSON nested too deeply") from None
-    return read_srr(document, where, se)
+    # fetch_json bounds the file (localfile) and turns too deep nesting into a SourceError.
+    return read_srr(fetch_json(where, deadline, tls, what="SRR file"), where, se)
 
 
 def _from_info(where: str, se: str | None, tls: Any, deadline: Deadline) -> StorageElement:
     from gridready.dcache import infoservice
     from gridready.dcache.observed import storage_element
-    from gridready.sources.http import fetch, is_url
+    from gridready.sources.http import fetch, is_url, read_local
 
     if is_url(where):
         content_type, body = fetch(where, deadline, tls, accept=infoservice.ACCEPT,
@@ -214,7 +197,7 @@ def _from_info(where: str, se: str | None, tls: Any, deadline: Deadline) -> Stor
         name = se or urlsplit(where).hostname or where
     else:
         content_type = ""
-        body = _read_saved(where, deadline, INFO_MAX_BYTES, "dCache info service file")
+        body = read_local(where, deadline, INFO_MAX_BYTES, "dCache info service file")
         name = se or where
     with deadline.during(f"parsing the dCache info service answer from {where}"):
         found = infoservice.releases(content_type, body, where, deadline)

@@ -34,14 +34,12 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from gridready.checks.glue import judge_selection, parse_count, parse_filters, requirements
 from gridready.checks.interface import Assessment, Observation, Request
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
-from gridready.localfile import read_bytes
 from gridready.models import Site
 
 EXPECT_KEYS = ("object", "where", "require", "min_count", "missing")
@@ -71,11 +69,7 @@ def read_document(uri: str, request: Request, deadline: Deadline) -> Any:
     """The SRR JSON at an http(s) URL (grid TLS rules) or in a saved file (bounded, through localfile)."""
     from gridready.sources import http
 
-    if http.is_url(uri):
-        return http.fetch_json(uri, deadline, http.TLSOptions(capath=request.opt("capath")))
-    path = urlsplit(uri).path if uri.lower().startswith("file://") else uri
-    body = read_bytes(path, max_bytes=http.DEFAULT_MAX_BYTES, deadline=deadline, what="SRR file")
-    return http.parse_json(body, "", path, from_url=False)
+    return http.fetch_json(uri, deadline, http.TLSOptions(capath=request.opt("capath")), what="SRR file")
 
 
 def records_of(document: Any, source: str) -> dict[str, tuple[Mapping[str, Any], ...] | None]:

@@ -58,12 +58,10 @@ import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
 from gridready.deadline import Deadline
 from gridready.errors import SourceError, UsageError
-from gridready.localfile import read_bytes
 from gridready.models import Site
 from gridready.xrootd import published as pub
 from gridready.xrootd.protocol import parse_version, version_number, version_parts, version_text
@@ -559,11 +557,7 @@ def _srr_document(uri: str, request: Request, deadline: Deadline) -> Any:
     read under the deadline through gridready.localfile)."""
     from gridready.sources import http
 
-    if http.is_url(uri):
-        return http.fetch_json(uri, deadline, http.TLSOptions(capath=request.opt("capath")))
-    path = urlsplit(uri).path if uri.lower().startswith("file://") else uri
-    body = read_bytes(path, max_bytes=http.DEFAULT_MAX_BYTES, deadline=deadline, what="SRR file")
-    return http.parse_json(body, "", path, from_url=False)
+    return http.fetch_json(uri, deadline, http.TLSOptions(capath=request.opt("capath")), what="SRR file")
 
 
 CHECK = XrootdCheck()

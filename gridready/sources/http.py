@@ -392,14 +392,20 @@ def fetch(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
     return content_type, body
 
 
-def read_local(path: str, deadline: Deadline, max_bytes: int) -> bytes:
+def local_path(location: str) -> str:
+    """The file a non-URL source names: a plain path, or the path of a ``file://`` URI."""
+    return urlsplit(location).path if location.lower().startswith("file://") else location
+
+
+def read_local(path: str, deadline: Deadline, max_bytes: int, what: str = "saved document") -> bytes:
     """A local regular file (or file:// URI), at most ``max_bytes``, read under the deadline.
 
-    Through localfile: a FIFO, device or directory is refused at once.
+    Through localfile: a FIFO, device or directory is refused at once;
+    ``what`` names the file's role in messages (``SRR file``).
     """
-    name = urlsplit(path).path if path.lower().startswith("file://") else path
+    name = local_path(path)
     with deadline.during(f"reading {name}"):
-        return read_bytes(name, max_bytes=max_bytes, deadline=deadline, what="saved document")
+        return read_bytes(name, max_bytes=max_bytes, deadline=deadline, what=what)
 
 
 def _media_type(content_type: str) -> str:
@@ -445,12 +451,12 @@ def parse_json(body: bytes, content_type: str, where: str, *, from_url: bool = T
 
 def fetch_json(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
                accept: str = "application/json",
-               max_bytes: int = DEFAULT_MAX_BYTES) -> Any:
-    """The JSON document at ``url`` (http/https) or in a local file."""
+               max_bytes: int = DEFAULT_MAX_BYTES, what: str = "saved document") -> Any:
+    """The JSON document at ``url`` (http/https) or in a local file (``what`` names it in messages)."""
     if is_url(url):
         content_type, body = fetch(url, deadline, tls, accept=accept, max_bytes=max_bytes)
         return parse_json(body, content_type, url)
-    return parse_json(read_local(url, deadline, max_bytes), "", url, from_url=False)
+    return parse_json(read_local(url, deadline, max_bytes, what), "", local_path(url), from_url=False)
 
 
 def fetch_text(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,
