@@ -315,20 +315,22 @@ class GlueCheck:
                                       f"{facts.site}: cannot judge its {obj} objects")
         filters, _ = parse_filters(expect.get("where"), "where")
         required, _ = requirements(expect.get("require"), "require")
-        selected = [e for e in facts.entries.get(obj.lower(), ()) if _passes(e, filters)]
-        what = f"{obj} objects of {facts.site}" + _filter_text(filters)
+        selected = [e for e in facts.entries.get(obj.lower(), ()) if passes(e.get, filters)]
+        what = f"{obj} objects of {facts.site}" + filter_text(filters)
         records = [(_record_name(e, obj), e.get) for e in selected]
         return judge_selection(records, required, expect, what, facts.source)
 
 
-def _filter_text(filters: Mapping[str, tuple[str, ...]]) -> str:
+def filter_text(filters: Mapping[str, tuple[str, ...]]) -> str:
+    """`` with NAME a/b and ...`` for a selection's description ("" without filters)."""
     if not filters:
         return ""
     return " with " + " and ".join(f"{n} {'/'.join(v)}" for n, v in filters.items())
 
 
-def _passes(entry: Entry, filters: Mapping[str, tuple[str, ...]]) -> bool:
-    return all(any(v.casefold() in accepted for v in entry.get(name)) for name, accepted in filters.items())
+def passes(read: Callable[[str], Sequence[str]], filters: Mapping[str, tuple[str, ...]]) -> bool:
+    """Whether a record (its field reader) holds, for every filter, one of the accepted values."""
+    return all(any(v.casefold() in accepted for v in read(name)) for name, accepted in filters.items())
 
 
 def _record_name(entry: Entry, object_class: str) -> str:

@@ -33,9 +33,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-from gridready.checks.glue import judge_selection, parse_count, parse_filters, requirements
+from gridready.checks.glue import filter_text, judge_selection, parse_count, parse_filters, passes, requirements
 from gridready.checks.interface import Assessment, Observation, Request
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
@@ -137,12 +138,10 @@ class SrrCheck:
                                       f"it says nothing about {kind}s")
         filters, _ = parse_filters(expect.get("where"), "where")
         required, _ = requirements(expect.get("require"), "require")
-        selected = [r for r in items if all(any(v.casefold() in accepted for v in values_of(r, n))
-                                            for n, accepted in filters.items())]
+        selected = [r for r in items if passes(partial(values_of, r), filters)]
         who = f" of {request.site}" if request.site else ""
-        what = f"SRR {kind}s{who}" + ("" if not filters else " with " + " and ".join(
-            f"{n} {'/'.join(v)}" for n, v in filters.items()))
-        records = [(_name(r, kind, i), (lambda f, r=r: values_of(r, f))) for i, r in enumerate(selected)]
+        what = f"SRR {kind}s{who}" + filter_text(filters)
+        records = [(_name(r, kind, i), partial(values_of, r)) for i, r in enumerate(selected)]
         return judge_selection(records, required, expect, what, facts.source, verb="has")
 
 
