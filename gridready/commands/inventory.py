@@ -150,7 +150,9 @@ def run(args: argparse.Namespace) -> int:
     if output is None:
         sys.stdout.write(text)
     else:
-        writer.write_atomic(output, text)
+        from gridready.localfile import write_atomic
+
+        write_atomic(output, text)
         print(f"wrote {len(sites)} site{'s' if len(sites) != 1 else ''} to {output}", file=sys.stderr)
     return 0
 

@@ -1,4 +1,6 @@
-"""Rendering merged sites as ``sites.yaml`` text and replacing the output file atomically.
+"""Rendering merged sites as ``sites.yaml`` text, checked with the sweep's own loader.
+
+(The file is replaced with :func:`gridready.localfile.write_atomic`.)
 
 The text is a pure function of the merged sites: keys in the docs/inventory.md order,
 sites sorted by (tier, name), storage by host, doors sorted, and no clock:
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gridready.configfile import load_inventory
-from gridready.errors import ConfigError, GridreadyError
+from gridready.errors import ConfigError
 from gridready.topology.merge import SiteOut
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._/-]*\Z")
@@ -83,15 +85,3 @@ def validate(text: str, directory: Path) -> None:
                            for p in exc.problems]) from None
     finally:
         os.unlink(name)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text``: temp file in the same directory, fsync, rename.
-
-    The file is either the old one or the whole new one, never a mix; the
-    old file's permission bits are kept; a FIFO, device or directory is
-    refused (:func:`gridready.localfile.write_atomic`).
-    """
-    from gridready.localfile import write_atomic as write
-
-    write(path, text)
