@@ -162,10 +162,7 @@ class _Live:
         import dns.exception
         import dns.resolver
 
-        left = deadline.remaining()
-        if left <= 0:
-            raise deadline.timeout()
-        wait = min(left, QUERY_SECONDS)
+        wait = min(deadline.remaining(), QUERY_SECONDS)    # remaining() raises the timeout when none is left
         self.resolver.lifetime = wait
         self.resolver.timeout = wait
         try:
