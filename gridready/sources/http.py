@@ -412,7 +412,8 @@ def _media_type(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
 
 
-def _html_title(body: bytes) -> str:
+def html_title(body: bytes) -> str:
+    """`` (title: '...')`` of an HTML page (its first 80 characters), or "" without a title."""
     match = re.search(rb"<title[^>]*>(.*?)</title>", body[:64 * 1024], re.I | re.S)
     if not match:
         return ""
@@ -432,7 +433,7 @@ def parse_json(body: bytes, content_type: str, where: str, *, from_url: bool = T
     """Decode a JSON document; HTML pages and malformed JSON raise SourceError."""
     if looks_like_html(content_type, body):
         verb = "returned" if from_url else "is"
-        raise SourceError(f"{where}: {verb} an HTML page, not JSON{_html_title(body)}")
+        raise SourceError(f"{where}: {verb} an HTML page, not JSON{html_title(body)}")
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

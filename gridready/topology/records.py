@@ -16,7 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from gridready import localfile
 from gridready.deadline import Deadline
 from gridready.errors import SourceError
-from gridready.sources.http import TLSOptions, fetch, is_url, looks_like_html
+from gridready.sources.http import TLSOptions, fetch, html_title, is_url, looks_like_html
 
 #: Kinds of service the inventory has a field for.
 STORAGE, XROOTD, FTS, SITE_BDII = "storage", "xrootd", "fts", "site-bdii"
@@ -112,10 +112,7 @@ def read(location: str, deadline: Deadline, tls: TLSOptions, *, accept: str,
         content_type, verb = "", "is"
         body = localfile.read_bytes(location, max_bytes=MAX_BYTES, deadline=deadline, what=what)
     if looks_like_html(content_type, body):
-        match = re.search(rb"<title[^>]*>(.*?)</title>", body[:65536], re.I | re.S)
-        title = " ".join(match.group(1).decode("utf-8", "replace").split())[:80] if match else ""
-        raise SourceError(f"{location}: {verb} an HTML page, not {what}"
-                          + (f" (title: {title!r})" if title else ""))
+        raise SourceError(f"{location}: {verb} an HTML page, not {what}{html_title(body)}")
     if not body.strip():
         raise SourceError(f"{location}: empty document, expected {what}")
     return content_type, body
