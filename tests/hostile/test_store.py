@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from gridready import bundled
 from gridready.compliance import Compliance, State
 from gridready.result import MilestoneResult, ProbeResult
 from gridready.store import Store
@@ -46,9 +47,28 @@ sys.exit(main(sys.argv[1:]))
 
 
 def as_nobody(*args: str, cwd: Path) -> Run:
-    started = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", _AS_NOBODY, *args], capture_output=True, cwd=cwd, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    """Run ``gridready *args`` as nobody.
+
+    An installed gridready keeps its bundled rules under the interpreter's
+    site-packages, which nobody cannot read when the interpreter lives under
+    /root (as in CI); a report is therefore given readable copies of the
+    bundled rules and inventory.
+    """
+    rules_dir = Path(tempfile.mkdtemp(prefix="gridready-hostile-rules-"))
+    try:
+        rules_dir.chmod(0o755)
+        if args and args[0] == "report":
+            for option, bundled_file in (("--milestones", bundled.milestones_file()),
+                                         ("--inventory", bundled.inventory_file())):
+                copy = rules_dir / bundled_file.name
+                shutil.copyfile(bundled_file, copy)
+                copy.chmod(0o644)
+                args = (*args, option, str(copy))
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-c", _AS_NOBODY, *args], capture_output=True, cwd=cwd, timeout=60,
+                              stdin=subprocess.DEVNULL)
+    finally:
+        shutil.rmtree(rules_dir)
     return Run(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace"),
                time.monotonic() - started)
 
