@@ -13,7 +13,12 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def config_dir() -> Path:
     installed = _PACKAGE / "_config"
-    if (installed / "milestones.yaml").is_file():
+    try:
+        if (installed / "milestones.yaml").is_file():
+            return installed
+    except OSError:
+        # Present but unreadable (e.g. installed under a 0700 home): the
+        # reader then names this path and the cause in one line.
         return installed
     return _PACKAGE.parent / "config"
 

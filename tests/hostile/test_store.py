@@ -179,6 +179,43 @@ def test_report_with_an_unapplied_log_in_a_read_only_directory(shared_dir: Path)
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+_BUNDLED_AS_NOBODY = r"""
+import importlib, locale, os, pkgutil, sys, _strptime, queue
+from pathlib import Path
+import gridready
+for module in pkgutil.walk_packages(gridready.__path__, "gridready."):
+    try:
+        importlib.import_module(module.name)
+    except Exception:
+        pass
+from gridready import bundled
+from gridready.cli import main
+bundled._PACKAGE = Path(sys.argv[1])
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+sys.argv[0] = "gridready"
+sys.exit(main(["rules", "validate"]))
+"""
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o000])
+def test_bundled_rules_that_nobody_can_read_are_named_in_one_line(shared_dir: Path, mode: int) -> None:
+    # An installed gridready under a 0700 home (pyenv under /root): the bundled
+    # tree exists but cannot be looked into. Before: "internal error ... PermissionError".
+    config = shared_dir / "pkg" / "_config"
+    config.mkdir(parents=True)
+    rules = config / "milestones.yaml"
+    shutil.copyfile(bundled.milestones_file(), rules)
+    config.chmod(mode)
+    started = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", _BUNDLED_AS_NOBODY, str(shared_dir / "pkg")], capture_output=True,
+                          cwd=shared_dir, timeout=60, stdin=subprocess.DEVNULL)
+    done = Run(proc.returncode, proc.stdout.decode(), proc.stderr.decode(), time.monotonic() - started)
+    assert_clean(done, 3, within=30, mentions=str(rules))
+    assert "internal error" not in done.stderr
+    assert "Permission denied" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("kind", ["directory", "junk", "empty-sqlite-other-schema"])
 def test_report_on_something_that_is_not_a_history(tmp_path: Path, kind: str) -> None:
     db = tmp_path / "h.db"
