@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridready.broker.config import BrokerOptions
-from gridready.broker.session import BrokerUnavailable, Tls, close, open_within
+from gridready.broker.session import BrokerUnavailable, Tls, bound_sends, close, cut, open_within
 from gridready.errors import SourceError
 from gridready.escape import terminal
 from gridready.result import MAX_RESULT_BYTES, parse_result, utc_now
@@ -124,6 +124,7 @@ class Consumer:
             return False
         self._inbox = _Inbox()
         conn.set_listener("inbox", self._inbox)
+        bound_sends(conn, timeout)
         if not conn.is_connected():
             self._inbox.on_disconnected()    # lost before the listener was there
         self._conn = conn
@@ -185,8 +186,14 @@ class Consumer:
         except SourceError as exc:
             log(f"gridready consume: rejected {exc}")
             if self.reject_destination:
-                self._conn.send(self.reject_destination, body[:MAX_RESULT_BYTES],
-                                headers={"persistent": "true", "gridready-rejected": str(exc)[:500]})
+                try:
+                    self._conn.send(self.reject_destination, body[:MAX_RESULT_BYTES],
+                                    headers={"persistent": "true", "gridready-rejected": str(exc)[:500]})
+                except Exception as send_exc:
+                    # Not ACKed then: the broker redelivers it after the reconnect.
+                    self._lost(f"could not pass {mid} on to {self.reject_destination}: "
+                               f"{str(send_exc) or type(send_exc).__name__}")
+                    return
             self.stats.rejected += 1
             self._ack(headers)
             return
@@ -203,4 +210,14 @@ class Consumer:
         try:
             self._conn.ack(headers.get("ack") or headers.get("message-id"))
         except Exception as exc:
-            log(f"gridready consume: could not acknowledge {headers.get('message-id')}: {exc}")
+            self._lost(f"could not acknowledge {headers.get('message-id')}: {str(exc) or type(exc).__name__}")
+
+    def _lost(self, why: str) -> None:
+        """A frame write failed (link lost, or a broker that stopped reading and let the send
+        time out): the link may hold half a frame, so cut it; ``run`` then reconnects."""
+        log(f"gridready consume: {why}")
+        cut(self._conn)
+        # Frames already prefetched behind this one cannot be acknowledged on this link: drop
+        # them (the broker redelivers them) so that ``run`` reconnects now, not after them.
+        self._inbox = _Inbox()
+        self._inbox.on_disconnected()

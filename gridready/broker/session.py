@@ -167,6 +167,30 @@ def cut(conn: Any) -> None:
             pass
 
 
+def bound_sends(conn: Any, seconds: float) -> None:
+    """Make a frame write on ``conn`` fail after ``seconds`` (s) instead of blocking for good.
+
+    stomp.py leaves a plain STOMP socket blocking with no timeout once connected,
+    so a SEND or ACK to a broker that stopped reading blocks the caller forever
+    when the socket buffer is full. A general socket timeout would also end the
+    receiver thread's idle ``recv`` (a quiet queue is normal), so only sends are
+    bounded (``SO_SNDTIMEO``); the write then raises ``OSError``. Over TLS
+    stomp.py writes from its own thread, and nothing is changed.
+    """
+    import struct
+
+    transport = getattr(conn, "transport", None)
+    sock = getattr(transport, "socket", None)
+    if sock is None or not getattr(transport, "blocking", False):
+        return
+    whole = int(seconds)
+    micro = int((seconds - whole) * 1_000_000)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", whole, micro))
+    except OSError:
+        pass    # the socket is already gone; the next write fails anyway
+
+
 class _Watchdog:
     """Cut ``conn`` at the monotonic time ``until`` unless cancelled first."""
 
