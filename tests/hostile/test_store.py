@@ -31,8 +31,11 @@ from tests.helpers import write
 from tests.hostile.runner import Run, assert_clean, run
 
 NOBODY = 65534
-_AS_NOBODY = r"""
-import importlib, os, pkgutil, sys, _strptime, queue
+#: Everything the command may import, loaded while still root (nobody cannot read the
+#: interpreter's tree under /root).
+_PRELOAD = r"""
+import importlib, locale, os, pkgutil, sys, _strptime, queue
+from pathlib import Path
 import gridready
 for module in pkgutil.walk_packages(gridready.__path__, "gridready."):
     try:
@@ -40,6 +43,8 @@ for module in pkgutil.walk_packages(gridready.__path__, "gridready."):
     except Exception:
         pass
 from gridready.cli import main
+"""
+_AS_NOBODY = _PRELOAD + r"""
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 sys.argv[0] = "gridready"
 sys.exit(main(sys.argv[1:]))
@@ -179,17 +184,8 @@ def test_report_with_an_unapplied_log_in_a_read_only_directory(shared_dir: Path)
     assert len(done.stderr.strip().splitlines()) == 1
 
 
-_BUNDLED_AS_NOBODY = r"""
-import importlib, locale, os, pkgutil, sys, _strptime, queue
-from pathlib import Path
-import gridready
-for module in pkgutil.walk_packages(gridready.__path__, "gridready."):
-    try:
-        importlib.import_module(module.name)
-    except Exception:
-        pass
+_BUNDLED_AS_NOBODY = _PRELOAD + r"""
 from gridready import bundled
-from gridready.cli import main
 bundled._PACKAGE = Path(sys.argv[1])
 os.setgroups([]); os.setgid(65534); os.setuid(65534)
 sys.argv[0] = "gridready"
