@@ -161,20 +161,21 @@ def test_default_se_entry_applies_unless_the_se_has_its_own(tmp_path: Path) -> N
 
 
 def test_banned_se_stops_the_pairs_involving_it(tmp_path: Path) -> None:
-    compliance, message, _, details = check(tmp_path, standard(ban__se=[ban(PIC, status="WAIT")]))
+    # A ban for every VO ("*", or none stored by older servers) stops the pair.
+    compliance, message, _, details = check(tmp_path, standard(ban__se=[ban(PIC, vo="*", status="WAIT")]))
     assert compliance is Compliance.OVERDUE
     assert message == ("PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
-                       f"SE {PIC} is banned for VO atlas, WAIT")
-    assert f"banned: SE {PIC} for VO atlas (WAIT)" in details
+                       f"SE {PIC} is banned, WAIT")
+    assert f"banned: SE {PIC} for VO * (WAIT)" in details
     compliance, _, perf, _ = check(tmp_path, standard(ban__se=[ban(RAL, vo=None)]))
     assert compliance is Compliance.OVERDUE and perf["channels_missing"] == 5
 
 
 def test_one_of_two_ses_stopped_is_a_degraded_pair(tmp_path: Path) -> None:
-    compliance, message, perf, _ = check(tmp_path, standard(ban__se=[ban(TRIUMF2)]))
+    compliance, message, perf, _ = check(tmp_path, standard(ban__se=[ban(TRIUMF2, vo=None)]))
     assert compliance is Compliance.OVERDUE
     assert message == ("TRIUMF-LCG2-RAL-LCG2 (TRIUMF-LCG2 -> RAL-LCG2) partly stopped: "
-                       f"srm2.triumf.ca -> srm-atlas.gridpp.rl.ac.uk: SE {TRIUMF2} is banned for VO atlas, CANCEL")
+                       f"srm2.triumf.ca -> srm-atlas.gridpp.rl.ac.uk: SE {TRIUMF2} is banned, CANCEL")
     # still served through srm.triumf.ca: not counted as missing
     assert perf == {"channels_required": 5, "channels_ok": 4, "channels_missing": 0}
 
@@ -191,7 +192,7 @@ def test_site_without_storage_cannot_be_judged_when_ses_are_named(tmp_path: Path
 
 
 def test_a_proven_stop_outweighs_a_pair_that_cannot_be_judged(tmp_path: Path) -> None:
-    docs = standard(config__se={"srm://srm.ndgf.org": se(outbound=0)}, ban__se=[ban(PIC)])
+    docs = standard(config__se={"srm://srm.ndgf.org": se(outbound=0)}, ban__se=[ban(PIC, vo=None)])
     compliance, message, _, _ = check(tmp_path, docs)
     assert compliance is Compliance.OVERDUE and message.startswith("PIC-RAL-LCG2 (pic -> RAL-LCG2) not served")
 
@@ -260,3 +261,124 @@ def test_inventory_storage_urls_serve_when_nothing_stops(tmp_path: Path) -> None
     # pic's SE takes nothing in, but FZK-LCG2's FTS needs only pairs into FZK-LCG2.
     assert (compliance, message) == (Compliance.COMPLIANT, "5/5 required pairs served, optimizer on")
     assert "PIC-FZK-LCG2 (pic -> FZK-LCG2): served (no link configuration: defaults)" in details
+
+
+# --- held-back round: payload shapes of real servers ----------------------------------
+
+#: What a freshly installed FTS3 serves: the schema's own '* -> *' link (nostreams 0) and
+#: '*' SE row (fts3 db/schema/mysql/fts-schema-10.0.1.sql), as fts-rest serializes them.
+FRESH = Path(__file__).parent / "data" / "fts3" / "fresh-server.json"
+
+
+def fresh(**changes: Any) -> dict[str, Any]:
+    docs: dict[str, Any] = json.loads(FRESH.read_text())
+    docs.update({key.replace("__", "/"): value for key, value in changes.items()})
+    return docs
+
+
+@pytest.mark.parametrize("links", [
+    None,  # the recorded '* -> *' link as it is
+    [link("*", "*", "*", 130) | {"nostreams": 0}, link("pic-ral", PIC, RAL, 50) | {"nostreams": 0}],
+    [link("*", "*", "*", 130) | {"nostreams": None}],
+], ids=["fresh", "specific-link-0", "null"])
+def test_nostreams_zero_is_not_set(tmp_path: Path, links: list[dict[str, Any]] | None) -> None:
+    # Before: nostreams 0 was judged as "0 streams, expected 1-10", so a fresh FTS3 was OVERDUE.
+    docs = fresh() if links is None else fresh(config__links=links)
+    compliance, message, _, _ = check(tmp_path, docs)
+    assert (compliance, message) == (Compliance.COMPLIANT, "5/5 required pairs served, optimizer on")
+
+
+def test_nostreams_out_of_range_still_fails(tmp_path: Path) -> None:
+    compliance, message, _, _ = check(tmp_path, fresh(config__links=[link("pic-ral", PIC, RAL, 50) | {"nostreams": 16}]))
+    assert compliance is Compliance.OVERDUE
+    assert message == f"link pic-ral ({PIC} -> {RAL}): 16 streams, expected 1-10"
+
+
+@pytest.mark.parametrize("ses", [
+    {"*": se(inbound=0), RAL: {"operations": {"atlas": {"staging": 400}}}},
+    {"*": se(outbound=0), PIC: {"operations": {"cms": {"delete": 100}}}},
+    {RAL: {"operations": {"atlas": {"staging": 400}}}, "*": se(inbound=0)},
+], ids=["destination", "source", "listed-first"])
+def test_operations_only_entry_does_not_hide_the_default_se(tmp_path: Path, ses: dict[str, Any]) -> None:
+    # fts-rest merges staging/delete limits (t_stage_req) into /config/se; such an entry has
+    # no t_se row, so the server still applies '*'. Before: it hid '*' (every pair into RAL
+    # served; pic -> RAL served while the other sources were stopped).
+    compliance, _, perf, _ = check(tmp_path, fresh(config__se=ses))
+    assert compliance is Compliance.OVERDUE
+    assert perf == {"channels_required": 5, "channels_ok": 0, "channels_missing": 5}
+
+
+def test_entry_with_se_info_or_flat_settings_still_overrides_the_default(tmp_path: Path) -> None:
+    for own in (se(inbound=None, outbound=10), {"inbound_max_active": 40}):
+        compliance, message, _, _ = check(tmp_path, fresh(config__se={"*": se(inbound=0), RAL: own}))
+        assert (compliance, message) == (Compliance.COMPLIANT, "5/5 required pairs served, optimizer on")
+
+
+VO_RULES = RULES.replace("expect: {streams: [1, 10]}", "expect: {streams: [1, 10], vos: %s}")
+
+
+@pytest.mark.parametrize("bans, vos, compliance, state, message", [
+    ([ban(PIC, vo="dteam")], "[atlas]", Compliance.COMPLIANT, "OK", "5/5 required pairs served, optimizer on"),
+    ([ban(PIC, vo="ATLAS", status="WAIT_AS")], "[atlas]", Compliance.OVERDUE, "CRITICAL",
+     f"PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {PIC} is banned for VO ATLAS, WAIT_AS"),
+    ([ban(PIC, vo="atlas")], "[atlas, cms]", Compliance.OVERDUE, "WARNING",
+     f"PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {PIC} is banned for VO atlas, CANCEL (not for VO cms)"),
+    ([ban(PIC, vo="atlas"), ban("davs://srmcms.pic.es:443", vo="cms")], "[atlas, cms]", Compliance.OVERDUE,
+     "CRITICAL", f"PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {PIC} is banned for VO atlas, CANCEL, SE davs://srmcms.pic.es:443 is banned for VO cms, CANCEL"),
+    ([ban(PIC, vo="dteam")], "[]", Compliance.OVERDUE, "WARNING",
+     f"PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {PIC} is banned for VO dteam, CANCEL (not for other VOs)"),
+    ([ban(PIC, vo=None)], "[atlas]", Compliance.OVERDUE, "CRITICAL",
+     f"PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {PIC} is banned, CANCEL"),
+], ids=["other-vo", "the-vo", "one-of-two-vos", "both-vos", "no-vos-named", "every-vo"])
+def test_a_ban_stops_only_its_vo(tmp_path: Path, bans: list[dict[str, Any]], vos: str, compliance: Compliance,
+                                 state: str, message: str) -> None:
+    # fts-rest bans an SE for the admin's VO and holds back only that VO's transfers
+    # (JobBuilder apply_banning). Before: any ban was a full stop (CRITICAL), whatever its VO.
+    inventory = load_inventory(write(tmp_path / "sites.yaml", SITES))
+    milestones = load_rules(write(tmp_path / "rules.yaml", VO_RULES % vos)).milestones
+    saved = write(tmp_path / "fts3.json", json.dumps(fresh(ban__se=bans)))
+    request = Request(options={"fts": str(saved)}, site="RAL-LCG2", tier=1, inventory=inventory)
+    (only,) = run_check(CHECK, request, milestones, (), date(2010, 6, 8), Deadline(10)).milestones
+    assert (only.compliance, only.state.name, only.message) == (compliance, state, message)
+
+
+DAVS_PIC = "davs://srmcms.pic.es"
+
+
+@pytest.mark.parametrize("docs", [
+    fresh(config__links=[link("pic-ral-davs", DAVS_PIC, RAL, 50), link("pic-ral-srm", PIC, RAL, 0, 0)]),
+    fresh(config__links=[link("pic-ral-srm", PIC, RAL, 0, 0), link("pic-ral-davs", DAVS_PIC, RAL, 50)]),
+], ids=["zero-listed-second", "zero-listed-first"])
+def test_links_of_two_se_names_of_one_host_disagreeing_degrade_the_pair(tmp_path: Path,
+                                                                       docs: dict[str, Any]) -> None:
+    # Before: the first link listed for the host won: COMPLIANT one way round, CRITICAL the other.
+    compliance, message, perf, _ = check(tmp_path, docs)
+    assert compliance is Compliance.OVERDUE
+    assert message == ("PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+                       f"link pic-ral-srm ({PIC} -> {RAL}) has max_active 0 "
+                       "(another SE name of the host has transfers)")
+    assert perf == {"channels_required": 5, "channels_ok": 4, "channels_missing": 0}
+
+
+@pytest.mark.parametrize("ses", [
+    {DAVS_PIC: se(outbound=50), PIC: se(outbound=0)},
+    {PIC: se(outbound=0), DAVS_PIC: se(outbound=50)},
+], ids=["zero-listed-second", "zero-listed-first"])
+def test_se_settings_of_two_se_names_of_one_host_disagreeing_degrade_the_pair(tmp_path: Path,
+                                                                             ses: dict[str, Any]) -> None:
+    compliance, message, _, _ = check(tmp_path, fresh(config__se=ses))
+    assert compliance is Compliance.OVERDUE
+    assert message == ("PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+                       f"SE {PIC} has outbound_max_active 0 (another SE name of the host has transfers)")
+
+
+def test_every_se_name_of_a_host_stopped_is_a_full_stop(tmp_path: Path) -> None:
+    links = [link("pic-ral-davs", DAVS_PIC, RAL, 0, 0), link("pic-ral-srm", PIC + ":8443", RAL, 0, 0)]
+    compliance, message, _, _ = check(tmp_path, fresh(config__links=links))
+    assert compliance is Compliance.OVERDUE
+    assert message.startswith("PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: ")

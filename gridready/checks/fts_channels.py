@@ -408,9 +408,10 @@ def _serving_text(judgement: PairServing) -> str:
     if judgement.unknown:
         return f"unknown: {judgement.unknown}"
     if judgement.served:
-        links = sorted({p.link.name for p in judgement.se_pairs if p.link is not None})
+        links = sorted({link.name for p in judgement.se_pairs for link in p.links})
         return f"served ({'link ' + ', '.join(links) if links else 'no link configuration: defaults'})"
-    return " / ".join(f"{p.label} stopped: {', '.join(p.stops)}" for p in judgement.stopped)
+    return " / ".join(f"{p.label} {'stopped' if p.stops else 'partly stopped'}: {', '.join(p.reasons)}"
+                      for p in judgement.impaired)
 
 
 def _link_findings(link: Link, rules: Rules) -> list[Finding]:
@@ -419,8 +420,9 @@ def _link_findings(link: Link, rules: Rules) -> list[Finding]:
     if link.min_active is not None and link.max_active is not None and link.min_active > link.max_active:
         findings.append(Finding(False, f"{label}: min_active {link.min_active} > max_active {link.max_active}",
                                 f"set min_active <= max_active on link {link.name}"))
-    # nostreams unset (null) leaves the streams to the optimizer: not a setting to judge.
-    if link.nostreams is not None:
+    # nostreams unset (null, or 0: FTS3 passes no stream count then, and a fresh
+    # server's '* -> *' link has 0) leaves the streams to the server: nothing to judge.
+    if link.nostreams:
         found = _in_range("streams", link.nostreams, rules.streams, label, "nostreams")
         if found is not None:
             findings.append(found)
@@ -444,7 +446,7 @@ def _tier1_se_findings(data: FtsData) -> list[Finding]:
 def _pair_finding(judgement: PairServing, server: str) -> Finding:
     need = judgement.need
     # " / " between SE pairs: "; " separates findings in the milestone message.
-    stops = " / ".join(f"{p.label}: {', '.join(p.stops)}" for p in judgement.stopped)
+    stops = " / ".join(f"{p.label}: {', '.join(p.reasons)}" for p in judgement.impaired)
     fix = (f"let transfers run from {need.source} to {need.destination} on {server}: raise the zero "
            "max_active settings above 0 or lift the ban (FTS3 /config/links, /config/se, /ban/se)")
     if judgement.fully_stopped:
@@ -459,15 +461,15 @@ def _assess_fts3(data: FtsData, rules: Rules) -> Assessment:
     unknown: list[str] = []
     if rules.matrix:
         checked: dict[str, Link] = {}
-        judged = judge_pairs(config, data.inventory, data.required)
+        judged = judge_pairs(config, data.inventory, data.required, rules.vos)
         for judgement in judged.values():
             if judgement.unknown:
                 unknown.append(judgement.unknown)
-            elif judgement.stopped:
+            elif judgement.impaired:
                 findings.append(_pair_finding(judgement, data.server))
             for pair in judgement.se_pairs:
-                if pair.link is not None:
-                    checked.setdefault(pair.link.name, pair.link)
+                for link in pair.links:
+                    checked.setdefault(link.name, link)
         links = list(checked.values())
         served = sum(1 for j in judged.values() if j.served)
     else:

@@ -72,6 +72,10 @@ class StorageConfig:
     name: str
     site: str | None = None
     limits: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    #: False for an entry holding only ``operations`` (fts-rest merges ``t_stage_req``
+    #: rows into the same object): the server has no ``t_se`` row for it, so for
+    #: transfers the ``*`` entry still applies (``getPairLimits`` reads ``t_se`` only).
+    has_settings: bool = True
 
     @property
     def inbound_max_active(self) -> int | None:
@@ -92,6 +96,12 @@ class BannedStorage:
     vo: str | None = None
     status: str | None = None
     message: str | None = None
+
+    @property
+    def all_vos(self) -> bool:
+        """Whether the ban holds for every VO: fts-rest bans for the admin's VO, matching
+        ``vo == <the file's VO> or vo == "*"`` at submission; older servers stored no VO."""
+        return self.vo is None or self.vo == "*"
 
 
 @dataclass(frozen=True)
@@ -268,7 +278,13 @@ def parse_storages(doc: Any, where: str) -> tuple[StorageConfig, ...]:
         here = f"{where}: SE {name}"
         if not isinstance(item, dict):
             raise SourceError(f"{here} is {_kind(item)}, expected an object")
-        info = item.get("se_info", item)
+        if "se_info" in item:
+            info, has_settings = item["se_info"], True
+        else:
+            # Settings written directly in the entry are accepted too; "operations"
+            # (staging/delete limits) say nothing about transfers.
+            info = {k: v for k, v in item.items() if k != "operations"}
+            has_settings = bool(info)
         if info is None:
             info = {}
         if not isinstance(info, dict):
@@ -281,7 +297,7 @@ def parse_storages(doc: Any, where: str) -> tuple[StorageConfig, ...]:
                     limits[str(key)] = value
         site = info.get("site")
         storages.append(StorageConfig(name=str(name), site=site if isinstance(site, str) and site else None,
-                                      limits=MappingProxyType(limits)))
+                                      limits=MappingProxyType(limits), has_settings=has_settings))
     return tuple(storages)
 
 

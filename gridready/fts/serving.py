@@ -13,8 +13,21 @@ required pair of sites is *served* unless the configuration stops it:
 - the source SE's ``outbound_max_active`` or the destination SE's
   ``inbound_max_active`` is 0 (``/config/se``; the SE's own entry, else the
   ``*`` entry, as the server reads ``t_se``);
-- one of the SEs is banned (``/ban/se``, any status: CANCEL or WAIT both
-  keep new transfers from starting).
+- one of the SEs is banned (``/ban/se``, any status: CANCEL, WAIT and
+  WAIT_AS all keep new transfers from starting). fts-rest bans an SE for
+  one VO (the admin's; ``*`` or none: every VO), and only that VO's
+  transfers stop (``apply_banning`` in fts-rest's JobBuilder): for a
+  milestone that names ``vos`` the ban stops the pair when it covers all of
+  them, and for one that names none a one-VO ban leaves the pair degraded.
+
+FTS3 names an SE ``scheme://host``, so one storage host may carry several
+settings (``srm://h`` and ``davs://h``). When such settings of the same
+specificity disagree (one stops, another lets transfers run), the pair is
+degraded, whatever order the server lists them in.
+
+``nostreams`` 0 on a link is "not set": the server passes no stream count
+to the transfer (``UrlCopyCmd`` sets ``nstreams`` only above 0), as a fresh
+FTS3's ``* -> *`` link has it.
 
 Newer FTS3 optimizers clamp a zero to their minimum of two transfers, so a
 zero may not stop a pair on every release; a zero is still the site saying
@@ -54,12 +67,24 @@ class SePair:
     destination: str
     #: Why this SE pair is stopped; empty when it is served.
     stops: tuple[str, ...]
-    #: The link setting that applies (None: no link configuration, the defaults).
-    link: Link | None
+    #: The link settings that apply, one per FTS SE name of the hosts (empty: no link configuration).
+    links: tuple[Link, ...] = ()
+    #: Why it is stopped only in part (for some VOs, or through some of a host's
+    #: FTS SE names); empty when it is fully served or fully stopped.
+    partial: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
         return f"{self.source} -> {self.destination}"
+
+    @property
+    def link(self) -> Link | None:
+        """The first link setting that applies (None: the defaults)."""
+        return self.links[0] if self.links else None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return self.stops + self.partial
 
 
 @dataclass(frozen=True)
@@ -76,8 +101,13 @@ class PairServing:
         return tuple(p for p in self.se_pairs if p.stops)
 
     @property
+    def impaired(self) -> tuple[SePair, ...]:
+        """The SE pairs stopped in full or in part."""
+        return tuple(p for p in self.se_pairs if p.stops or p.partial)
+
+    @property
     def served(self) -> bool:
-        return not self.unknown and not self.stopped
+        return not self.unknown and not self.impaired
 
     @property
     def fully_stopped(self) -> bool:
@@ -112,23 +142,34 @@ class _Places:
         return key == ANY or key.startswith("site:") or key[3:] in self.site_by_host
 
 
-def _first(index: Mapping[tuple[str, str], Link], sources: Sequence[str],
-           destinations: Sequence[str]) -> Link | None:
+def _first(index: Mapping[tuple[str, str], list[Link]], sources: Sequence[str],
+           destinations: Sequence[str]) -> list[Link]:
     # FTS3's preference: SRC->DST, SRC->*, *->DST, *->* (SRC/DST: the SE, then its site).
     for pairs in ([(s, d) for s in sources for d in destinations], [(s, ANY) for s in sources],
                   [(ANY, d) for d in destinations], [(ANY, ANY)]):
         for pair in pairs:
-            link = index.get(pair)
-            if link is not None:
-                return link
-    return None
+            links = index.get(pair)
+            if links:
+                return links
+    return []
 
 
-def _storage(index: Mapping[str, StorageConfig], keys: Sequence[str]) -> StorageConfig | None:
+def _storage(index: Mapping[str, list[StorageConfig]], keys: Sequence[str]) -> list[StorageConfig]:
     for key in keys:
         if key in index:
             return index[key]
-    return index.get(ANY)
+    return index.get(ANY, [])
+
+
+def _split(settings: Sequence[str | None], stops: list[str], partial: list[str]) -> None:
+    """Settings of one host's FTS SE names (None: lets transfers run): all stop, or some."""
+    zero = [text for text in settings if text is not None]
+    if not zero:
+        return
+    if len(zero) == len(settings):
+        stops.extend(zero)
+    else:
+        partial.extend(f"{text} (another SE name of the host has transfers)" for text in zero)
 
 
 def _ban_text(ban: BannedStorage) -> str:
@@ -138,21 +179,23 @@ def _ban_text(ban: BannedStorage) -> str:
 
 
 class _Judge:
-    def __init__(self, config: Fts3Config, inventory: Inventory) -> None:
+    def __init__(self, config: Fts3Config, inventory: Inventory, vos: Sequence[str]) -> None:
         self.places = _Places(inventory)
         self.inventory = inventory
-        self.links: dict[tuple[str, str], Link] = {}
+        self.vos = frozenset(vo.casefold() for vo in vos)
+        self.links: dict[tuple[str, str], list[Link]] = {}
         for link in config.links:
-            self.links.setdefault((self.places.key(link.source), self.places.key(link.destination)), link)
-        self.storages: dict[str, StorageConfig] = {}
-        for se in config.storages:
-            self.storages.setdefault(self.places.key(se.name), se)
+            self.links.setdefault((self.places.key(link.source), self.places.key(link.destination)), []).append(link)
+        storages = [se for se in config.storages if se.has_settings]
+        self.storages: dict[str, list[StorageConfig]] = {}
+        for se in storages:
+            self.storages.setdefault(self.places.key(se.name), []).append(se)
         self.bans: dict[str, list[BannedStorage]] = {}
         for ban in config.banned or ():
             self.bans.setdefault(self.places.key(ban.storage), []).append(ban)
         self.bans_read = config.banned is not None
         named = [link.source for link in config.links] + [link.destination for link in config.links]
-        named += [se.name for se in config.storages] + [b.storage for b in config.banned or ()]
+        named += [se.name for se in storages] + [b.storage for b in config.banned or ()]
         self.unplaced = sorted({n.strip() for n in named if not self.places.placed(self.places.key(n))})
 
     def _ses(self, site: str) -> list[str | None]:
@@ -168,20 +211,36 @@ class _Judge:
         src_keys = self._keys(src, src_site) if src_site is not None else []
         dst_keys = self._keys(dst, dst_site)
         stops: list[str] = []
-        link = _first(self.links, src_keys, dst_keys)
-        if link is not None and link.max_active == 0:
-            stops.append(f"link {link.name} ({link.pair}) has max_active 0")
-        out = _storage(self.storages, src_keys) if src_site is not None else self.storages.get(ANY)
-        if out is not None and out.outbound_max_active == 0:
-            stops.append(f"SE {out.name} has outbound_max_active 0")
-        into = _storage(self.storages, dst_keys)
-        if into is not None and into.inbound_max_active == 0:
-            stops.append(f"SE {into.name} has inbound_max_active 0")
-        for key in src_keys + dst_keys:
-            stops.extend(_ban_text(ban) for ban in self.bans.get(key, ()))
+        partial: list[str] = []
+        links = _first(self.links, src_keys, dst_keys)
+        _split([f"link {link.name} ({link.pair}) has max_active 0" if link.max_active == 0 else None
+                for link in links], stops, partial)
+        outs = _storage(self.storages, src_keys) if src_site is not None else self.storages.get(ANY, [])
+        _split([f"SE {se.name} has outbound_max_active 0" if se.outbound_max_active == 0 else None
+                for se in outs], stops, partial)
+        intos = _storage(self.storages, dst_keys)
+        _split([f"SE {se.name} has inbound_max_active 0" if se.inbound_max_active == 0 else None
+                for se in intos], stops, partial)
+        self._banned([ban for key in src_keys + dst_keys for ban in self.bans.get(key, ())], stops, partial)
         src_text = src if src is not None else (src_site if src_site is not None else ANY)
         dst_text = dst if dst is not None else dst_site
-        return SePair(src_text, dst_text, tuple(dict.fromkeys(stops)), link)
+        stopped = tuple(dict.fromkeys(stops))
+        return SePair(src_text, dst_text, stopped, tuple(links),
+                      tuple(p for p in dict.fromkeys(partial) if p not in stopped))
+
+    def _banned(self, bans: Sequence[BannedStorage], stops: list[str], partial: list[str]) -> None:
+        stops.extend(_ban_text(ban) for ban in bans if ban.all_vos)
+        scoped = [ban for ban in bans if not ban.all_vos]
+        if not self.vos:
+            partial.extend(f"{_ban_text(ban)} (not for other VOs)" for ban in scoped)
+            return
+        hit = [ban for ban in scoped if (ban.vo or "").casefold() in self.vos]
+        banned = {(ban.vo or "").casefold() for ban in hit}
+        if banned >= self.vos:
+            stops.extend(_ban_text(ban) for ban in hit)
+        else:
+            free = ", ".join(sorted(self.vos - banned))
+            partial.extend(f"{_ban_text(ban)} (not for VO {free})" for ban in hit)
 
     def judge(self, need: RequiredChannel) -> PairServing:
         if not self.bans_read:
@@ -201,8 +260,12 @@ class _Judge:
         return PairServing(need, pairs)
 
 
-def judge_pairs(config: Fts3Config, inventory: Inventory,
-                required: Sequence[RequiredChannel]) -> dict[RequiredChannel, PairServing]:
-    """Each required pair's judgement under ``config`` (time linear in the configuration's size)."""
-    judge = _Judge(config, inventory)
+def judge_pairs(config: Fts3Config, inventory: Inventory, required: Sequence[RequiredChannel],
+                vos: Sequence[str] = ()) -> dict[RequiredChannel, PairServing]:
+    """Each required pair's judgement under ``config`` (time linear in the configuration's size).
+
+    ``vos``: the VOs the milestone is about (its ``vos``); a ban for another VO
+    then stops nothing, and with none named a one-VO ban degrades the pair.
+    """
+    judge = _Judge(config, inventory, vos)
     return {need: judge.judge(need) for need in required}
