@@ -382,3 +382,39 @@ def test_every_se_name_of_a_host_stopped_is_a_full_stop(tmp_path: Path) -> None:
     compliance, message, _, _ = check(tmp_path, fresh(config__links=links))
     assert compliance is Compliance.OVERDUE
     assert message.startswith("PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: ")
+
+
+ECHO = "davs://webdav.echo.stfc.ac.uk:1094"
+
+
+@pytest.mark.parametrize("site_attr", ["RAL-LCG2", "ral-lcg2"])
+def test_se_entry_site_places_one_more_se_of_the_site(tmp_path: Path, site_attr: str) -> None:
+    # /config/se's se_info.site (t_se.site) says whose SE it is. Before: an SE the inventory
+    # did not list was ignored, so RAL's second SE taking nothing in left RAL COMPLIANT.
+    compliance, message, perf, _ = check(tmp_path, fresh(config__se={ECHO: se(inbound=0) | {
+        "se_info": {"inbound_max_active": 0, "outbound_max_active": 50, "site": site_attr}}}))
+    assert compliance is Compliance.OVERDUE
+    assert message.split("; ")[0] == ("FZK-LCG2-RAL-LCG2 (FZK-LCG2 -> RAL-LCG2) partly stopped: "
+                                      "atlassrm-fzk.gridka.de -> webdav.echo.stfc.ac.uk: "
+                                      f"SE {ECHO} has inbound_max_active 0")
+    assert perf == {"channels_required": 5, "channels_ok": 0, "channels_missing": 0}
+
+
+def test_se_entry_site_of_another_or_unknown_site_changes_nothing(tmp_path: Path) -> None:
+    for site_attr in ("UKI-LT2-QMUL", None):
+        ses = {ECHO: {"se_info": {"inbound_max_active": 0, "site": site_attr}},
+               # the inventory's placement wins over the SE entry's own site
+               PIC: {"se_info": {"inbound_max_active": 0, "site": "RAL-LCG2"}}}
+        compliance, message, _, _ = check(tmp_path, fresh(config__se=ses))
+        # echo stays unplaced (so NDGF-T1, with no storage listed, cannot be judged); nothing is stopped
+        assert (compliance, message) == (Compliance.UNKNOWN, (
+            "NDGF-T1-RAL-LCG2 (NDGF-T1 -> RAL-LCG2) cannot be judged: the inventory lists no storage for "
+            f"NDGF-T1, and the FTS3 configuration names SEs it does not place ({ECHO})"))
+
+
+def test_se_entry_site_lets_a_site_without_inventory_storage_be_judged(tmp_path: Path) -> None:
+    ses = {"srm://srm.ndgf.org": {"se_info": {"outbound_max_active": 0, "site": "NDGF-T1"}}}
+    compliance, message, _, _ = check(tmp_path, fresh(config__se=ses))
+    assert compliance is Compliance.OVERDUE
+    assert message == ("NDGF-T1-RAL-LCG2 (NDGF-T1 -> RAL-LCG2) not served: srm.ndgf.org -> srm-atlas.gridpp.rl.ac.uk: "
+                       "SE srm://srm.ndgf.org has outbound_max_active 0")

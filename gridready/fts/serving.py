@@ -35,9 +35,12 @@ zero may not stop a pair on every release; a zero is still the site saying
 
 FTS3 names SEs (``srm://host``, ``davs://host:443``), and the milestone
 names GOCDB sites, so SEs are mapped to sites through the inventory's
-``storage`` hosts (a link may also name a site, as FTS3 groups did). A site
-with no storage in the inventory cannot be judged when the configuration
-names SEs the inventory does not place: those settings might be its own.
+``storage`` hosts (a link may also name a site, as FTS3 groups did), and
+through the ``site`` an SE's own ``/config/se`` entry gives (``t_se.site``)
+when that names an inventory site and the inventory does not place the host
+elsewhere: such an SE is one more of the site's SEs. A site with no storage
+in either cannot be judged when the configuration names SEs nothing places:
+those settings might be its own.
 """
 
 from __future__ import annotations
@@ -117,9 +120,11 @@ class PairServing:
 class _Places:
     """Where each name of the configuration points: ``*``, a site, or an SE host."""
 
-    def __init__(self, inventory: Inventory) -> None:
+    def __init__(self, inventory: Inventory, storages: Sequence[StorageConfig] = ()) -> None:
         self.site_by_name: dict[str, str] = {}
         self.site_by_host: dict[str, str] = {}
+        #: Hosts placed at a site only by the FTS3 SE entry's own ``site`` (inventory site name -> hosts).
+        self.extra_hosts: dict[str, list[str]] = {}
         for site in inventory.sites:
             self.site_by_name[site.name.casefold()] = site.name
             if site.wlcg_name:
@@ -127,6 +132,13 @@ class _Places:
             for storage in site.storage:
                 # An inventory may list storage as a host or as an SE URL: compare hosts.
                 self.site_by_host.setdefault(host_of(storage.host), site.name)
+        for se in storages:
+            named = self.site_by_name.get(se.site.strip().casefold()) if se.site else None
+            host = host_of(se.name)
+            if named is None or se.name.strip() == ANY or not host or host in self.site_by_host:
+                continue
+            self.site_by_host[host] = named
+            self.extra_hosts.setdefault(named, []).append(host)
 
     def key(self, endpoint: str) -> str:
         """``*``, ``site:<name>`` or ``se:<host>``."""
@@ -180,7 +192,7 @@ def _ban_text(ban: BannedStorage) -> str:
 
 class _Judge:
     def __init__(self, config: Fts3Config, inventory: Inventory, vos: Sequence[str]) -> None:
-        self.places = _Places(inventory)
+        self.places = _Places(inventory, config.storages)
         self.inventory = inventory
         self.vos = frozenset(vo.casefold() for vo in vos)
         self.links: dict[tuple[str, str], list[Link]] = {}
@@ -201,6 +213,7 @@ class _Judge:
     def _ses(self, site: str) -> list[str | None]:
         found = self.inventory.site(site)
         hosts = [host_of(st.host) for st in found.storage] if found is not None else []
+        hosts += self.places.extra_hosts.get(found.name, []) if found is not None else []
         return list(dict.fromkeys(hosts)) or [None]
 
     def _keys(self, host: str | None, site: str) -> list[str]:
