@@ -78,17 +78,27 @@ UNKNOWN = "GLEXEC UNKNOWN - "
 
 
 @pytest.mark.parametrize("db, policy, reason", [
+    # liblcmaps drops a label with no rules: the policy glexec asks for does not exist.
+    ((DATA / "empty-policy-first.db").read_text(), "placeholder",
+     "account policy 'placeholder' (lcmaps_get_account_policy) is not defined in /etc/lcmaps/lcmaps-glexec.db"),
+    # ``~a -> b``: b maps locally whenever SCAS says no.
+    ('a = "lcmaps_scas_client.mod" "-endpoint https://s:8443"\nb = "lcmaps_posix_enf.mod"\np:\n~a -> b\n', "p",
+     "account policy p can map users without SCAS or Argus: b"),
+])
+def test_what_liblcmaps_reads_definitely_is_judged_not_unknown(tmp_path: Path, db: str, policy: str,
+                                                               reason: str) -> None:
+    code, lines = probe(node_with(tmp_path, db, policy))
+    assert code == 2, lines
+    assert lines[1].startswith(f"[CRITICAL] scas-argus: {reason}"), lines
+
+
+@pytest.mark.parametrize("db, policy, reason", [
     ((DATA / "undefined-module-typo.db").read_text(), "glexec_get_account",
      "account policy uses 'poxix_enf' (line 6 of /etc/lcmaps/lcmaps-glexec.db), which the database does not "
      "define: LCMAPS would load a module of that name, which gridready cannot inspect"),
-    ((DATA / "empty-policy-first.db").read_text(), "placeholder",
-     "account policy placeholder in /etc/lcmaps/lcmaps-glexec.db has no rule that can succeed: nothing to judge"),
     # No policy named in glexec.conf and none in the database.
     ("# nothing yet\n", "",
      "LCMAPS database /etc/lcmaps/lcmaps-glexec.db defines no policy: no account policy to judge"),
-    ('a = "lcmaps_scas_client.mod" "-endpoint https://s:8443"\nb = "lcmaps_posix_enf.mod"\np:\n~a -> b\n', "p",
-     "LCMAPS database /etc/lcmaps/lcmaps-glexec.db not evaluated: /etc/lcmaps/lcmaps-glexec.db:4: a rule negated "
-     "with '~' (gridready does not evaluate negated rules)"),
 ])
 def test_routing_without_evidence_is_unknown_with_the_reason(tmp_path: Path, db: str, policy: str,
                                                             reason: str) -> None:

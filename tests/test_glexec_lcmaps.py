@@ -140,7 +140,7 @@ def test_module_with_directory_and_library_name() -> None:
 # runs the same texts through the library). No message quotes the file's text.
 MALFORMED = [
     ('a = "x.mod\np:\na -> a\n', f"{PATH}:1: unterminated string (a quoted fragment must end on its line)"),
-    ('a = "x.mod"\np:\na ->\n', f"{PATH}:3: expected a plugin name after '->', got end of line"),
+    ('a = "x.mod"\np:\na ->\n', f"{PATH}:3: expected a plugin name after '->', got end of file"),
     ('a = "x.mod"\np:\na -> a\n', f"{PATH}:3: policy 'p' loops back to 'a'"),
     ('a = "x.mod"\nb = "y.mod"\np:\na -> b\nb -> a\n', f"{PATH}:5: policy 'p' loops back to 'a'"),
     ('a = "x.mod"\na = "y.mod"\np:\na -> a\n', f"{PATH}:2: plugin 'a' defined twice (first on line 1)"),
@@ -150,11 +150,12 @@ MALFORMED = [
      f"{PATH}:5: policy 'p' has two rules for 'a' (first on line 4)"),
     ('a = "x.mod"\na -> a\n', f"{PATH}:2: a statement that is neither a definition ('name = ...') nor a "
                               "policy ('name:') before the first policy"),
-    ('a = \np:\na -> a\n', f"{PATH}:1: expected a quoted value after 'a =', got end of line"),
-    ('a = "x.mod"\np:\na\n', f"{PATH}:3: a rule in policy 'p' needs '->' after its first name, got end of line"),
+    ('a = \np:\na -> a\n', f"{PATH}:1: expected a quoted value after 'a =', got a policy label ('name:')"),
+    ('a = "x.mod"\np:\na\n', f"{PATH}:3: a rule in policy 'p' needs '->' after its first name, got end of file"),
     ('a = "x.mod"\nb = "y.mod"\np:\na -> b\nb\n',
-     f"{PATH}:5: a rule in policy 'p' needs '->' after its first name, got end of line"),
-    ('a = "x.mod" :\np:\na -> a\n', f"{PATH}:1: unexpected ':' after the value of 'a'"),
+     f"{PATH}:5: a rule in policy 'p' needs '->' after its first name, got end of file"),
+    ('a = "x.mod" :\np:\na -> a\n', f"{PATH}:1: unexpected character at column 13 "
+                                     "(names are letters, digits, '_', '.' and '/')"),
     ('a = "x.mod"\np:\na -> > b\n', f"{PATH}:3: unexpected character at column 6 "
                                       "(names are letters, digits, '_', '.' and '/')"),
     ('a = "x.mod"\nb-1 = "y.mod"\np:\na -> b-1\n', f"{PATH}:2: unexpected character at column 2 "
@@ -221,15 +222,91 @@ def test_scas_or_argus_plugin_without_endpoint_is_recorded() -> None:
         assert routing.no_endpoint == () and [e.url for e in routing.endpoints] == ["https://g.example:8443/gums"]
 
 
-def test_undefined_names_and_empty_policies_are_recorded_not_refused() -> None:
+def test_undefined_names_are_recorded_and_empty_policies_dropped_as_lcmaps_does() -> None:
     routing = lcmaps.routing(lcmaps.parse((DATA / "undefined-module-typo.db").read_text(), "x"))
     assert [p.module for p in routing.undefined] == ["poxix_enf"]
+    # liblcmaps drops a label with no rules: asking for it finds no such policy.
     db = lcmaps.parse((DATA / "empty-policy-first.db").read_text(), "x")
-    assert [(p.name, len(p.rules)) for p in db.policies] == [("placeholder", 0), ("glexec_get_account", 1)]
-    assert lcmaps.routing(db, ["placeholder"]).routes == ()
+    assert [(p.name, len(p.rules)) for p in db.policies] == [("glexec_get_account", 1)]
+    assert lcmaps.routing(db, ["placeholder"]).missing == ("placeholder",)
     assert lcmaps.routing(lcmaps.parse("", "x")).routes == ()
+    # An empty label does not count as the first of two policies of that name.
+    db = lcmaps.parse('a = "x.mod"\np:\np:\na -> b\n', "x")
+    assert [(p.name, p.line) for p in db.policies] == [("p", 3)]
 
 
-def test_negated_rule_is_unsupported_not_misread() -> None:
-    with pytest.raises(lcmaps.LcmapsUnsupported, match="negated"):
-        lcmaps.parse('a = "x.mod"\np:\n~a -> b\n', "x")
+def test_negated_rule_ends_the_policy_on_success_and_goes_on_on_failure() -> None:
+    # ``~a -> b`` is liblcmaps' rule (a, no success branch, failure branch b).
+    db = lcmaps.parse('a = "lcmaps_c_pep.mod" "--pep-daemon-endpoint-url https://argus.example:8154/authz"\n'
+                      'b = "lcmaps_localaccount.mod"\np:\n~a -> b\n', "x")
+    [rule] = db.policies[0].rules
+    assert (rule.source, rule.on_success, rule.on_failure) == ("a", None, "b")
+    routing = lcmaps.routing(db)
+    assert [str(r) for r in routing.routes] == ["a", "b"]
+    assert [str(r) for r in routing.bypassing(["argus"])] == ["b"]
+
+
+# What liblcmaps' scanner and grammar accept beyond one-statement-per-line:
+# each gives the same routing as the plain file.
+PLAIN = ('pepc = "lcmaps_c_pep.mod" "--pep-daemon-endpoint-url https://argus.example.org:8154/authz"\n'
+         'enf = "lcmaps_posix_enf.mod"\nbad = "lcmaps_dummy_bad.mod"\n'
+         'glexec_get_account:\npepc -> enf | bad\n')
+
+
+ACCEPTED_LAYOUTS = [
+    PLAIN.replace("pepc -> enf | bad\n", "pepc\n  ->\n  enf\n"),                 # a rule over three lines
+    PLAIN.replace("pepc -> enf | bad\n", "pepc -> enf |\n    bad\n"),            # the alternative on the next line
+    PLAIN.replace("glexec_get_account:\n", "   glexec_get_account:\t"),           # indented label, rule after a tab
+    PLAIN.replace("pepc -> enf | bad\n", "pepc -> enf | bad enf -> bad2\n"),     # two rules on one line
+    "path =\n" + PLAIN,                                                            # an empty module directory
+    'path = "/usr/lib64/lcmaps"\n' + PLAIN,                                        # a quoted one
+    PLAIN.replace('"lcmaps_c_pep.mod"', '"lcmaps_c_pep.mod" ""'),                  # an empty string adds nothing
+    PLAIN + "# last line: a comment with its line end\n",
+]
+
+
+@pytest.mark.parametrize("text", ACCEPTED_LAYOUTS)
+def test_layouts_liblcmaps_accepts(text: str) -> None:
+    routing = lcmaps.routing(lcmaps.parse(text, PATH), ["glexec_get_account"])
+    assert routing.describe() == "Argus (https://argus.example.org:8154/authz)"
+    assert routing.bypassing(["argus"]) == ()
+
+
+# Accepted by a line-by-line reading, refused by liblcmaps' grammar; glexec
+# then cannot map anyone, so none of these may count as routed through Argus.
+REFUSED_LAYOUTS = [
+    (PLAIN + "# a comment on the last line, no line end",
+     f"{PATH}:6: a comment on the last line without a line end"),
+    (PLAIN.replace("glexec_get_account:", "glexec_get_account :"), f"{PATH}:4: unexpected character at column 20"),
+    (PLAIN.replace('.mod"\nglexec_get_account:\n', '.mod" glexec_get_account:\n'),
+     f"{PATH}:3: unexpected character at column 48"),
+    (PLAIN.replace('pepc = "lcmaps_c_pep.mod" "', 'pepc = lcmaps_c_pep.mod "'),
+     f"{PATH}:1: unexpected a quoted string after the value of 'pepc'"),
+    (PLAIN.replace('"lcmaps_c_pep.mod"', '"" "lcmaps_c_pep.mod"'), f"{PATH}:1: plugin 'pepc' names no module"),
+    (PLAIN.split("glexec_get_account:")[0], f"{PATH}:3: definitions but no policy"),
+    (PLAIN.replace("enf | bad", "enf | bad\nother:\nglexec_get_account -> enf"),
+     f"{PATH}:7: a rule of policy 'other' names policy 'glexec_get_account' (line 4)"),
+    (PLAIN.replace("enf | bad", "path"), f"{PATH}:5: expected a plugin name after '->', got 'path'"),
+    ('path = /usr/lib-64/lcmaps\n' + PLAIN, f"{PATH}:1: 'path' has more than one value"),
+    (PLAIN.replace('" -', '" -').replace('"--pep', '"-x \\"y" "--pep'), f"{PATH}:1: unbalanced escaped quote"),
+]
+
+
+@pytest.mark.parametrize("text, error", REFUSED_LAYOUTS)
+def test_layouts_liblcmaps_refuses(text: str, error: str) -> None:
+    with pytest.raises(LcmapsSyntaxError) as caught:
+        lcmaps.parse(text, PATH)
+    assert str(caught.value).startswith(error)
+
+
+def test_escaped_quotes_come_in_pairs_and_join_without_a_blank() -> None:
+    # liblcmaps: "a \"b c\"" is three strings, 'a "', 'b c"' and '', joined as 'a "b c"'.
+    text = PLAIN.replace('"--pep', '" -x \\"two words\\"" "--pep')
+    pepc = lcmaps.parse(text, PATH).plugins["pepc"]
+    assert pepc.argstring == ' -x "two words" --pep-daemon-endpoint-url https://argus.example.org:8154/authz'
+    assert pepc.args == ("-x", "two words", "--pep-daemon-endpoint-url", "https://argus.example.org:8154/authz")
+    assert pepc.endpoints == ("https://argus.example.org:8154/authz",)
+    assert lcmaps.join_fragments(['a "', 'b"', "", " c"]) == 'a "b"  c'
+    assert lcmaps.join_fragments(["", "m.mod"]) == " m.mod"
+    assert lcmaps.split_arguments(' -x "a b"c  -y\t"z"') == ("-x", "a b", "c", "-y", "z")
+    assert lcmaps.split_arguments('-x "open') is None

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from gridready.glexec import lcmaps
-from tests.test_glexec_lcmaps import MALFORMED
+from tests.test_glexec_lcmaps import ACCEPTED_LAYOUTS, MALFORMED, REFUSED_LAYOUTS
 
 HERE = Path(__file__).parent
 CORPUS = sorted((HERE / "data" / "lcmaps").glob("*.db"))
@@ -40,8 +40,13 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return exe
 
 
-def library_plugins(exe: Path, db: Path) -> set[tuple[str, tuple[str, ...]]] | None:
-    """(module, args) of every plugin liblcmaps read; None when it refused the file."""
+def library_plugins(exe: Path, db: Path) -> set[str] | None:
+    """``module<TAB>arguments`` of every plugin liblcmaps read; None when it refused the file.
+
+    The arguments are the raw string the library keeps (before it splits
+    them for the plugin). The library's scanner echoes characters it skips
+    on a ``path`` line to stdout, so a record is found anywhere on its line.
+    """
     # The library logs to syslog unless told otherwise; keep that out of the test host's log.
     env = dict(os.environ, LCMAPS_LOG_FILE=os.devnull, LCMAPS_DEBUG_LEVEL="0")
     proc = subprocess.run([str(exe), str(db)], capture_output=True, timeout=30, env=env, cwd=db.parent)
@@ -49,19 +54,14 @@ def library_plugins(exe: Path, db: Path) -> set[tuple[str, tuple[str, ...]]] | N
     if proc.returncode == 2 and "REFUSED" in out:
         return None
     assert proc.returncode == 0, (proc.returncode, out, proc.stderr)
-    plugins = set()
-    for line in out.splitlines():
-        if line.startswith("PLUGIN\t"):
-            _, module, args = line.split("\t", 2)
-            plugins.add((module, tuple(args.split())))
-    return plugins
+    return {line.split("PLUGIN\t", 1)[1] for line in out.splitlines() if "PLUGIN\t" in line}
 
 
-def gridready_plugins(text: str, path: str) -> set[tuple[str, tuple[str, ...]]]:
-    """(module, args) of every plugin a rule of some policy uses."""
+def gridready_plugins(text: str, path: str) -> set[str]:
+    """``module<TAB>arguments`` of every plugin a rule of some policy uses."""
     db = lcmaps.parse(text, path)
     used = {n for p in db.policies for r in p.rules for n in (r.source, r.on_success, r.on_failure) if n}
-    return {(db.plugins[n].module, db.plugins[n].args) for n in used}
+    return {f"{db.plugins[n].module}\t{db.plugins[n].argstring}" for n in used}
 
 
 def test_corpus_is_there() -> None:
@@ -99,7 +99,7 @@ def test_dos_line_ends_are_refused_by_both(harness: Path, tmp_path: Path, text: 
 def test_undefined_name_is_loaded_as_a_module_by_both(harness: Path) -> None:
     db = HERE / "data" / "lcmaps" / "undefined-module-typo.db"
     library = library_plugins(harness, db)
-    assert library is not None and ("poxix_enf", ()) in library
+    assert library is not None and "poxix_enf\t" in library
     parsed = lcmaps.parse(db.read_text(), str(db))
     assert not parsed.plugins["poxix_enf"].defined
 
@@ -109,6 +109,35 @@ def test_value_starting_with_a_blank_names_an_empty_module(harness: Path, tmp_pa
     # gridready refuses the file at once, naming why.
     db = tmp_path / "lcmaps.db"
     db.write_text('a = "  lcmaps_c_pep.mod -x y"\np:\na -> b\n')
-    assert library_plugins(harness, db) == {("", ("lcmaps_c_pep.mod", "-x", "y")), ("b", ())}
+    assert library_plugins(harness, db) == {"\t lcmaps_c_pep.mod -x y", "b\t"}
     with pytest.raises(lcmaps.LcmapsSyntaxError, match="names no module"):
         lcmaps.parse(db.read_text(), str(db))
+
+
+@pytest.mark.parametrize("text", ACCEPTED_LAYOUTS)
+def test_layouts_gridready_accepts_liblcmaps_reads_alike(harness: Path, tmp_path: Path, text: str) -> None:
+    db = tmp_path / "lcmaps.db"
+    db.write_text(text)
+    expected = library_plugins(harness, db)
+    assert expected is not None
+    assert gridready_plugins(text, str(db)) == expected
+
+
+@pytest.mark.parametrize("text", [t for t, _ in REFUSED_LAYOUTS])
+def test_layouts_gridready_refuses_liblcmaps_refuses(harness: Path, tmp_path: Path, text: str) -> None:
+    db = tmp_path / "lcmaps.db"
+    db.write_text(text)
+    library = library_plugins(harness, db)
+    with pytest.raises(lcmaps.LcmapsSyntaxError):
+        lcmaps.parse(text, str(db))
+    # Refused by the library, or (an empty module name) read as a module it cannot load.
+    assert library is None or any(p.startswith("\t") for p in library)
+
+
+def test_escaped_quote_pairs_read_alike(harness: Path, tmp_path: Path) -> None:
+    text = ('p = "lcmaps_c_pep.mod" " -x \\"a b\\"" " -z" "--pep-daemon-endpoint-url https://a.example:8154/authz"\n'
+            "pol:\np -> q\n")
+    db = tmp_path / "lcmaps.db"
+    db.write_text(text)
+    assert library_plugins(harness, db) == gridready_plugins(text, str(db)) == {
+        'lcmaps_c_pep.mod\t -x "a b"  -z --pep-daemon-endpoint-url https://a.example:8154/authz', "q\t"}

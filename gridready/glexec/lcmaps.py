@@ -64,6 +64,8 @@ class Plugin:
     line: int
     #: False for a name a policy uses without defining it (LCMAPS loads it as a module name).
     defined: bool = True
+    #: The arguments as one string, as liblcmaps passes them before splitting.
+    argstring: str = ""
 
     @property
     def always_fails(self) -> bool:
@@ -202,29 +204,35 @@ class Routing:
 
 
 # --- the parser -------------------------------------------------------------
-# Read as liblcmaps 1.6 reads it (its policy-language reader, checked against
-# the installed library by tests/test_glexec_lcmaps_library.py): the quoted
-# fragments of a definition are joined with a blank between them, the module
-# is what precedes the first blank of the joined text and the arguments are
-# everything after it; names are letters, digits, '_', '.' and '/'; a rule
-# needs '->'; a name a policy uses without defining it is loaded as a module
-# of that name.
+# Read as liblcmaps 1.6 reads it: its flex scanner (pdl_lex.l) and bison
+# grammar (pdl_yacc.y), checked against the installed library by
+# tests/test_glexec_lcmaps_library.py. What that reader does and this one
+# follows:
+# - line ends are blanks, except that a policy label is a name and ':' with
+#   nothing but blanks before it on its line, and that ``path = ...`` ends at
+#   its line end; so a rule may run over several lines and two may share one;
+# - a comment runs from '#' to the line end, and needs that line end (the
+#   scanner refuses a comment on a last line that has none);
+# - a value is a run of quoted strings, or one bare name; ``\"`` inside a
+#   string is a quote, but only in pairs; strings are joined with a blank
+#   unless the second is empty or both end in a quote; the module is what
+#   precedes the first space of the joined value, the arguments the rest;
+# - names are letters, digits, '_', '.' and '/'; the word ``path`` is the
+#   module directory, never a plugin; ``~a -> b`` is ``a -> (end) | b``;
+# - a label with no rules is dropped; a name used by a rule but never
+#   defined is loaded as a module of that name; a rule naming a policy
+#   defined earlier, a name defined twice, a policy defined twice and a file
+#   with definitions but no policy are refused.
 
-_TOKEN = re.compile(r"""
-    (?P<comment>\#[^\n]*)
-  | (?P<nl>\n)
-  | (?P<space>[ \t]+)
-  | (?P<ctrl>[\r\f\v])
-  | (?P<str>"[^"\n]*")
-  | (?P<open>")
-  | (?P<arrow>->)
-  | (?P<punct>[=:|~])
-  | (?P<word>[A-Za-z0-9_./]+)
-  | (?P<bad>.)
-""", re.VERBOSE)
+_NAME = r"[A-Za-z0-9_./]+"
+_LABEL = re.compile(rf"[ \t]*({_NAME}):")
+_WORD = re.compile(_NAME)
+_BLANKS = re.compile(r"[ \t]+")
+_STRING = re.compile(r'"[^"\n]*["\n]')
 
-_KIND_WORDS = {"str": "a quoted string", "word": "a name", "arrow": "'->'", "=": "'='", ":": "':'",
-               "|": "'|'", "~": "'~'", "nl": "end of line", "end": "end of file"}
+_KIND_WORDS = {"str": "a quoted string", "word": "a name", "label": "a policy label ('name:')",
+               "path": "'path'", "pathval": "a directory", "arrow": "'->'", "=": "'='", "|": "'|'",
+               "~": "'~'", "end": "end of file"}
 
 
 class LcmapsUnsupported(LcmapsSyntaxError):
@@ -244,29 +252,148 @@ class _Tok:
         return _KIND_WORDS.get(self.kind, "a character")
 
 
+def _bad(text: str, pos: int, line: int, path: str) -> LcmapsSyntaxError:
+    char = text[pos]
+    if char == "\r":
+        return LcmapsSyntaxError(f"{path}:{line}: a carriage return (DOS line ends), which LCMAPS refuses")
+    if char in "\f\v":
+        return LcmapsSyntaxError(f"{path}:{line}: a form feed or vertical tab, which LCMAPS refuses")
+    if char == "#":
+        return LcmapsSyntaxError(f"{path}:{line}: a comment on the last line without a line end "
+                                 "(LCMAPS refuses it: end the file with a newline)")
+    if char == '"':
+        return LcmapsSyntaxError(f"{path}:{line}: unterminated string (a quoted fragment must end on its line)")
+    column = pos - text.rfind("\n", 0, pos)
+    return LcmapsSyntaxError(f"{path}:{line}: unexpected character at column {column} "
+                             "(names are letters, digits, '_', '.' and '/')")
+
+
+def _string(text: str, pos: int, line: int, path: str, paired: bool) -> tuple[str, int, bool]:
+    """One quoted string at ``pos``: (value, where scanning goes on, whether a ``\\"`` pair is open).
+
+    ``paired`` is the scanner's state after a string that ended in ``\\"``:
+    the next string starts at that quote and must end in ``\\"`` too.
+    """
+    m = _STRING.match(text, pos)
+    if m is None or m.group().endswith("\n") and (len(m.group()) < 3 or m.group()[-2] != "\\"):
+        raise _bad(text, pos, line, path)
+    raw = m.group()
+    if len(raw) >= 3 and raw[-2] == "\\":
+        if raw.endswith("\n"):
+            raise LcmapsSyntaxError(f"{path}:{line}: unterminated string (a quoted fragment must end on its line)")
+        # The escaped quote ends this string and starts the next one.
+        return raw[1:-2] + '"', m.end() - 1, not paired
+    if paired:
+        raise LcmapsSyntaxError(f"{path}:{line}: unbalanced escaped quote (LCMAPS takes \\\" only in pairs)")
+    return raw[1:-1], m.end(), False
+
+
 def _tokens(text: str, path: str) -> list[_Tok]:
     out: list[_Tok] = []
-    line = 1
-    for m in _TOKEN.finditer(text):
-        kind = m.lastgroup or "bad"
-        value = m.group()
-        if kind == "open":
-            raise LcmapsSyntaxError(f"{path}:{line}: unterminated string (a quoted fragment must end on its line)")
-        if kind == "ctrl":
-            what = "a carriage return (DOS line ends)" if value == "\r" else "a form feed or vertical tab"
-            raise LcmapsSyntaxError(f"{path}:{line}: {what}, which LCMAPS refuses")
-        if kind == "bad":
-            raise LcmapsSyntaxError(f"{path}:{line}: unexpected character at column "
-                                    f"{m.start() - text.rfind(chr(10), 0, m.start())} "
-                                    "(names are letters, digits, '_', '.' and '/')")
-        if kind == "punct":
-            kind = value
-        if kind not in ("comment", "space"):
-            out.append(_Tok(kind, value, line))
-        if kind == "nl":
-            line += 1
-    out.append(_Tok("end", "", line))
+    line, pos, end = 1, 0, len(text)
+    in_path = paired = False
+    while pos < end:
+        char = text[pos]
+        if paired:
+            value, pos, paired = _string(text, pos, line, path, True)
+            out.append(_Tok("str", value, line))
+            continue
+        if char == "\n":
+            line, pos, in_path = line + 1, pos + 1, False
+            continue
+        if char == "#":
+            close = text.find("\n", pos)
+            if close < 0:
+                if in_path:
+                    break  # the path state has no rule for it: ignored
+                raise _bad(text, pos, line, path)
+            pos = close  # the line end itself is counted above
+            continue
+        blanks = _BLANKS.match(text, pos)
+        if in_path:
+            word = _WORD.match(text, pos)
+            if blanks:
+                pos = blanks.end()
+            elif char in "=|~":
+                out.append(_Tok(char, char, line))
+                pos += 1
+            elif word:
+                out.append(_Tok("pathval", word.group(), line))
+                pos = word.end()
+            else:
+                pos += 1  # the scanner echoes anything else on a path line and goes on
+            continue
+        if pos == 0 or text[pos - 1] == "\n":
+            label = _LABEL.match(text, pos)
+            if label:
+                out.append(_Tok("label", label.group(1), line))
+                pos = label.end()
+                continue
+        if blanks:
+            pos = blanks.end()
+            continue
+        word = _WORD.match(text, pos)
+        if word:
+            in_path = word.group() == "path"
+            out.append(_Tok("path" if in_path else "word", word.group(), line))
+            pos = word.end()
+        elif text.startswith("->", pos):
+            out.append(_Tok("arrow", "->", line))
+            pos += 2
+        elif char in "=|~":
+            out.append(_Tok(char, char, line))
+            pos += 1
+        elif char == '"':
+            value, pos, paired = _string(text, pos, line, path, False)
+            out.append(_Tok("str", value, line))
+        else:
+            raise _bad(text, pos, line, path)
+    # Said at the last line with something on it.
+    out.append(_Tok("end", "", out[-1].line if out else line))
     return out
+
+
+def join_fragments(fragments: Sequence[str]) -> str:
+    """The value of a definition from its quoted strings, joined as liblcmaps joins them.
+
+    A blank between two strings, except that an empty string adds nothing and
+    two strings that both end in a quote (an escaped-quote pair) are joined
+    directly (liblcmaps' lcmaps_concat_strings_with_space).
+    """
+    value = fragments[0] if fragments else ""
+    for fragment in fragments[1:]:
+        if not fragment:
+            continue
+        value += fragment if value.endswith('"') and fragment.endswith('"') else " " + fragment
+    return value
+
+
+def split_arguments(argstring: str) -> tuple[str, ...] | None:
+    """A plugin's argument string as liblcmaps hands it to the plugin; None when it cannot.
+
+    Words are separated by blanks, tabs and line ends; a word that starts
+    with a quote runs to the next quote, blanks included, and loses the
+    quotes; a quote that is never closed makes the plugin fail to start
+    (liblcmaps' lcmaps_tokenize).
+    """
+    words: list[str] = []
+    pos, end = 0, len(argstring)
+    while pos < end:
+        if argstring[pos] in " \t\n":
+            pos += 1
+        elif argstring[pos] == '"':
+            close = argstring.find('"', pos + 1)
+            if close < 0:
+                return None
+            words.append(argstring[pos + 1:close])
+            pos = close + 1
+        else:
+            stop = pos
+            while stop < end and argstring[stop] not in " \t\n":
+                stop += 1
+            words.append(argstring[pos:stop])
+            pos = stop
+    return tuple(words)
 
 
 @dataclass
@@ -277,6 +404,8 @@ class _Parser:
     plugins: dict[str, Plugin] = field(default_factory=dict)
     policies: list[tuple[str, int, list[Rule]]] = field(default_factory=list)
     module_path: str | None = None
+    # Policy name -> line, so a file of many thousand labels is not quadratic.
+    policy_lines: dict[str, int] = field(default_factory=dict)
 
     def peek(self, ahead: int = 0) -> _Tok:
         return self.toks[min(self.pos + ahead, len(self.toks) - 1)]
@@ -289,105 +418,124 @@ class _Parser:
     def fail(self, tok: _Tok, what: str) -> LcmapsSyntaxError:
         return LcmapsSyntaxError(f"{self.path}:{tok.line}: {what}")
 
-    def end_of_statement(self, after: str) -> None:
-        tok = self.peek()
-        if tok.kind not in ("nl", "end"):
-            raise self.fail(tok, f"unexpected {tok.described} after {after}")
-
     def parse(self) -> None:
-        while True:
-            tok = self.take()
-            if tok.kind == "end":
-                return
-            if tok.kind == "nl":
-                continue
-            if tok.kind == "~":
-                raise LcmapsUnsupported(f"{self.path}:{tok.line}: a rule negated with '~' "
-                                        "(gridready does not evaluate negated rules)")
-            if tok.kind != "word":
-                raise self.fail(tok, f"expected a name at the start of a statement, got {tok.described}")
-            follow = self.peek().kind
-            if follow == "=":
-                self.take()
-                self.definition(tok)
-            elif follow == ":":
-                self.take()
-                self.policy(tok)
+        defined = False
+        while self.peek().kind in ("word", "path"):
+            name = self.take()
+            if self.peek().kind != "=":
+                raise self.fail(name, "a statement that is neither a definition ('name = ...') nor a policy "
+                                      "('name:') before the first policy")
+            self.take()
+            if name.kind == "path":
+                self.directory()
             else:
-                self.rule(tok)
+                self.definition(name)
+            defined = True
+        if self.peek().kind == "end":
+            if defined:
+                raise self.fail(self.peek(), "definitions but no policy (LCMAPS refuses a database without "
+                                             "policy rules)")
+            return
+        while self.peek().kind == "label":
+            self.policy(self.take())
+        tok = self.peek()
+        if tok.kind == "end":
+            return
+        if tok.kind in ("word", "path") and self.peek(1).kind == "=":
+            raise self.fail(tok, f"'{tok.text}' defined after the first policy (LCMAPS refuses that)")
+        if tok.kind == "word":
+            raise self.fail(self.peek(1), f"a rule in policy '{self.policies[-1][0]}' needs '->' after "
+                                          f"its first name, got {self.peek(1).described}")
+        raise self.fail(tok, f"expected a name at the start of a statement, got {tok.described}")
+
+    def directory(self) -> None:
+        # ``path =`` with no value is allowed (ignored); a second path is ignored.
+        if self.peek().kind == "pathval":
+            value = self.take().text
+            if self.module_path is None:
+                self.module_path = value
+        if self.peek().kind == "pathval":
+            raise self.fail(self.peek(), "'path' has more than one value (a directory name holds only "
+                                         "letters, digits, '_', '.' and '/')")
 
     def definition(self, name: _Tok) -> None:
         first = self.take()
-        if first.kind not in ("str", "word"):
-            raise self.fail(first, f"expected a quoted value after '{name.text} =', got {first.described}")
-        fragments = [first.text[1:-1] if first.kind == "str" else first.text]
-        # Further fragments may follow on the same or the next lines.
-        while True:
-            ahead = 0
-            while self.peek(ahead).kind == "nl":
-                ahead += 1
-            if self.peek(ahead).kind != "str":
-                break
-            self.pos += ahead
-            fragments.append(self.take().text[1:-1])
-        if self.peek().kind not in ("nl", "end", "word"):
+        if first.kind == "word":
+            joined = first.text  # a bare name takes no quoted strings after it
+        elif first.kind == "str":
+            fragments = [first.text]
+            while self.peek().kind == "str":
+                fragments.append(self.take().text)
+            joined = join_fragments(fragments)
+        else:
+            raise self.fail(name, f"expected a quoted value after '{name.text} =', got {first.described}")
+        if self.peek().kind not in ("word", "path", "label", "end"):
             raise self.fail(self.peek(), f"unexpected {self.peek().described} after the value of '{name.text}'")
-        if self.policies:
-            raise self.fail(name, f"'{name.text}' defined after the first policy (LCMAPS refuses that)")
-        joined = " ".join(f for f in fragments if f)
-        if name.text == "path":
-            self.module_path = joined.strip()
-            return
         if name.text in self.plugins:
             raise self.fail(name, f"plugin '{name.text}' defined twice "
                                   f"(first on line {self.plugins[name.text].line})")
-        module, _, args = joined.partition(" ")
+        module, _, argstring = joined.partition(" ")
         if not module:
             raise self.fail(name, f"plugin '{name.text}' names no module (its value is empty or starts "
                                   "with a blank, so LCMAPS would load a module with an empty name)")
-        self.plugins[name.text] = Plugin(name.text, module, tuple(args.split()), name.line)
+        args = split_arguments(argstring)
+        if args is None:
+            raise self.fail(name, f"the arguments of plugin '{name.text}' open a quote they never close "
+                                  "(the plugin would fail to start)")
+        self.plugins[name.text] = Plugin(name.text, module, args, name.line, argstring=argstring)
 
-    def policy(self, name: _Tok) -> None:
-        for other, line, _ in self.policies:
-            if other == name.text:
-                raise self.fail(name, f"policy '{name.text}' defined twice (first on line {line})")
-        self.policies.append((name.text, name.line, []))
-        # LCMAPS takes a rule on the same line as the policy's name.
-        if self.peek().kind == "word":
-            self.rule(self.take())
-        else:
-            self.end_of_statement(f"policy '{name.text}:'")
+    def policy(self, label: _Tok) -> None:
+        rules: list[Rule] = []
+        while self.peek().kind in ("word", "~"):
+            if self.peek().kind == "word" and self.peek(1).kind == "=":
+                break  # a definition after a policy: refused by the caller
+            rules.append(self.rule(label.text, rules))
+        if not rules:
+            return  # LCMAPS drops a label with no rules
+        if label.text in self.policy_lines:
+            raise self.fail(label, f"policy '{label.text}' defined twice "
+                                   f"(first on line {self.policy_lines[label.text]})")
+        self.policies.append((label.text, label.line, rules))
+        self.policy_lines[label.text] = label.line
 
-    def rule(self, source: _Tok) -> None:
-        if not self.policies:
-            raise self.fail(source, "a statement that is neither a definition ('name = ...') nor a policy "
-                                    "('name:') before the first policy")
-        policy, _, rules = self.policies[-1]
+    def rule(self, policy: str, rules: list[Rule]) -> Rule:
+        negated = self.peek().kind == "~"
+        if negated:
+            self.take()
+        source = self.take()
+        if source.kind != "word":
+            raise self.fail(source, f"expected a plugin name after '~', got {source.described}")
         if self.peek().kind != "arrow":
             raise self.fail(self.peek(), f"a rule in policy '{policy}' needs '->' after its first name, "
                                          f"got {self.peek().described}")
         self.take()
-        on_success = self.name_after("->")
+        target = self.name_after("->")
+        on_success: str | None = target
         on_failure = None
-        if self.peek().kind == "|":
+        if negated:
+            # ``~a -> b``: b when a fails; the policy ends when a succeeds.
+            on_success, on_failure = None, target
+        elif self.peek().kind == "|":
             self.take()
             on_failure = self.name_after("|")
-        self.end_of_statement(f"a rule of policy '{policy}'")
-        for plugin in (source.text, on_success, on_failure):
-            if plugin is not None and plugin not in self.plugins:
+        for name in (source.text, on_success, on_failure):
+            if name is None:
+                continue
+            earlier = self.policy_lines.get(name)
+            if earlier is not None:
+                raise self.fail(source, f"a rule of policy '{policy}' names policy '{name}' (line {earlier}); "
+                                        "LCMAPS refuses that")
+            if name not in self.plugins:
                 # LCMAPS loads an undefined name as the module of that name.
-                self.plugins[plugin] = Plugin(plugin, plugin, (), source.line, defined=False)
-        for earlier in rules:
-            if earlier.source == source.text:
+                self.plugins[name] = Plugin(name, name, (), source.line, defined=False)
+        for earlier_rule in rules:
+            if earlier_rule.source == source.text:
                 raise self.fail(source, f"policy '{policy}' has two rules for '{source.text}' "
-                                        f"(first on line {earlier.line})")
-        rules.append(Rule(source.text, on_success, on_failure, source.line))
+                                        f"(first on line {earlier_rule.line})")
+        return Rule(source.text, on_success, on_failure, source.line)
 
     def name_after(self, what: str) -> str:
         tok = self.take()
-        if tok.kind == "~":
-            raise LcmapsUnsupported(f"{self.path}:{tok.line}: a rule negated with '~' "
-                                    "(gridready does not evaluate negated rules)")
         if tok.kind != "word":
             raise self.fail(tok, f"expected a plugin name after '{what}', got {tok.described}")
         return tok.text
@@ -396,10 +544,10 @@ class _Parser:
 def parse(text: str, path: str) -> LcmapsDb:
     """Parse a database; raises LcmapsSyntaxError naming ``path`` and the line.
 
-    LcmapsUnsupported (a subclass) marks what LCMAPS accepts but this parser
-    does not evaluate. A database with no policy, or with empty policies,
-    parses: LCMAPS accepts both, and routing then finds no way to succeed.
-    Error messages never quote the file's text.
+    Refuses what liblcmaps refuses (see the notes above). An empty database,
+    or one of comments only, parses with no policy: LCMAPS accepts it, and
+    routing then finds no way to succeed. Error messages never quote the
+    file's text.
     """
     parser = _Parser(_tokens(text, path), path)
     parser.parse()

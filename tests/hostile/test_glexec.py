@@ -219,3 +219,30 @@ def test_sweep_with_a_fifo_as_the_glexec_result_file(tmp_path: Path) -> None:
     glexec = json.loads(report.stdout)["sites"][0]["milestones"][0]
     assert (glexec["id"], glexec["compliance"]) == ("glexec-scas-argus-t1", "UNKNOWN")
     assert str(fifo) in glexec["message"] and "a FIFO (named pipe), not a regular file" in glexec["message"]
+
+
+# --- LCMAPS databases read the way liblcmaps' scanner reads them ---------------------
+
+def test_lcmaps_db_ending_in_a_secret_comment_without_line_end_is_not_quoted(tmp_path: Path) -> None:
+    # liblcmaps refuses a comment with no line end; the message names the line only.
+    node = make_node(tmp_path / "wn")
+    db = node / "etc/lcmaps/lcmaps-glexec.db"
+    db.write_text(db.read_text() + f"# {SECRET}")
+    result = probe(tmp_path, node)
+    assert_clean(result, 2, within=10, mentions="a comment on the last line without a line end")
+    assert_no_secret(result)
+
+
+@pytest.mark.parametrize("body", [
+    # Many thousand policies (every label and name checked once, not against every other).
+    "".join(f"p{i}:\na{i} -> b{i} | c{i}\n" for i in range(30000)),
+    # A flood of escaped-quote pairs in one value.
+    'a = "lcmaps_c_pep.mod"' + ' " \\"x\\""' * 40000 + "\np:\na -> b\n",
+    # One rule spread over a line per token, tens of thousands of lines.
+    'a = "lcmaps_c_pep.mod"\np:\n' + "\n" * 200000 + "a\n->\nb\n",
+], ids=["many-policies", "escaped-quote-flood", "rule-over-many-lines"])
+def test_large_lcmaps_databases_end_within_the_bound(tmp_path: Path, body: str) -> None:
+    node = make_node(tmp_path / "wn", db=body)
+    result = probe(tmp_path, node)
+    assert result.code in (0, 2, 3)
+    assert_clean(result, result.code, within=15)
