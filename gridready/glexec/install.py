@@ -176,6 +176,11 @@ def lcmaps_db(setting: str | None, binary: str | None, conf: str | None) -> tupl
     taken from LCMAPS' directory, as liblcmaps does; with no value, glexec's
     compiled-in default. Both are under the gLite prefix for a gLite 3.x
     installation (binary or glexec.conf under /opt/glite).
+
+    Known limit: an empty ``lcmaps_db_file =`` is read as "not set" (the
+    default). glexec's own configuration reader (Nikhef's glexec sources)
+    was not within reach to confirm that; its man page only says that
+    without a setting the compiled-in default is used.
     """
     prefix = _glite_prefix(binary, conf)
     lcmaps_dir = f"{prefix}/etc/lcmaps" if prefix else LCMAPS_DIR
