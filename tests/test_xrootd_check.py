@@ -139,6 +139,36 @@ def test_unreachable_door_is_unknown_unless_something_failed() -> None:
         False, "UNKNOWN: cannot resolve host xrd.example: name not known")
 
 
+@pytest.mark.parametrize("expect", [{"min_protocol": "2.0.0"}, {"role": "any"}, {"role": "manager"},
+                                    {"tls": "offered"}])
+def test_published_records_do_not_decide_a_door_only_milestone(expect: dict[str, Any]) -> None:
+    # Was a failure: a milestone about the live door failed on the published protocol string.
+    bad = (record("root"), record("xroot", "https://xrd.example:1094"))
+    tls = 0x80000000 | 0x02000000 if "tls" in expect else 0
+    door = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, tls)), sources=("bdii.ldif",),
+                       described=("bdii.ldif",), publications=bad)
+    applicable, passed, message, _ = assess(door, expect)
+    assert (applicable, passed) == (True, True), message
+    assert "publishes" not in message and "published strings not judged" in message
+    # Not published at all, or the source failed: the door milestone is judged all the same.
+    unpublished = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, tls)), sources=("s.json",),
+                              described=("s.json",))
+    assert assess(unpublished, expect)[:2] == (True, True)
+    failed = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, tls)), sources=("s.json",),
+                         source_problem="s.json: not JSON")
+    assert assess(failed, expect)[:2] == (True, True)
+    # Published-only mode: no handshake, so UNKNOWN whatever the records say.
+    site_only = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), described=("bdii.ldif",),
+                            publications=bad)
+    applicable, passed, message, _ = assess(site_only, expect)
+    assert (applicable, passed) == (True, False)
+    assert message.startswith("UNKNOWN: no xrootd handshake (published strings only): ")
+    # A site with no xrootd record is NOT_APPLICABLE only for the string milestone.
+    none = XrootdFacts(door=None, site="pic", live=None, sources=("bdii.ldif",), described=("bdii.ldif",))
+    assert assess(none, expect)[:2] == (True, False)
+    assert assess(none, {"protocol": "xroot"})[0] is False
+
+
 def test_role_and_min_protocol_from_expect_and_options() -> None:
     facts = XrootdFacts(door=DOOR, site=None, live=Live(DOOR, info=info(0x290, 0)))
     assert assess(facts, {"role": "any"})[1]
@@ -288,6 +318,22 @@ def test_srr_without_endpoints_is_no_evidence(tmp_path: Any) -> None:
     ({"protocol": "xroot"}, "fail", "cannot connect to h:1094: connection refused; SRR e publishes interfacetype "
      "'root', not 'xroot'", None),
     ({"protocol": "xroot"}, "fail", "h:1094 does not speak xrootd: garbage", None),
+    # A door-only milestone passed in published-only mode (no handshake).
+    ({"role": "any"}, "pass", "published as 'xroot' in SRR (1 record)",
+     "no xrootd handshake (published strings only): a milestone about the live door needs -H HOST"),
+    ({"min_protocol": "4.0.0"}, "pass", "xrootd protocol 5.1.1, role server (data server)", None),
+    # A door that closed before a byte of reply (as xrd.allow does) was stored as a failure.
+    ({"protocol": "xroot"}, "fail", "h:1094 closed the connection while we read the handshake reply header",
+     "h:1094 closed the connection while we read the handshake reply header: nothing was answered (the door "
+     "may not admit this host)"),
+    ({"role": "any"}, "fail", "h:1094 dropped the connection while we read the handshake reply header "
+     "(connection reset by peer)", "h:1094 dropped the connection while we read the handshake reply header "
+     "(connection reset by peer): nothing was answered (the door may not admit this host)"),
+    # Some bytes came back first: it answered, but not as xrootd; the failure stands.
+    ({"protocol": "xroot"}, "fail", "h:1094 closed the connection while we read the handshake reply header "
+     "after 7 of 8 bytes", None),
+    ({"protocol": "xroot"}, "fail", "h:1094 closed the connection while we read the kXR_protocol reply header",
+     None),
 ])
 def test_unproven_stored_results(expect: dict[str, Any], outcome: str, message: str, why: str | None) -> None:
     assert CHECK.unproven(expect, outcome, message) == why

@@ -70,8 +70,8 @@ def live_only(tmp_path: Path) -> list[str]:
     pytest.param((Read(OPENING_SIZE), Send(handshake_reply() + error_reply(PROTOCOL_SID, 3013, "go away")),
                   Close()),
                  ": kXR_protocol failed: kXR_error 3013 kXR_Unsupported: go away", id="kxr-error"),
-    pytest.param((Close(),), "closed the connection|dropped the connection", id="closes-at-once"),
-    pytest.param((Read(OPENING_SIZE), Reset()), "connection reset by peer", id="reset"),
+    pytest.param((Read(OPENING_SIZE), Send(handshake_reply()[:3]), Reset()), "dropped the connection",
+                 id="bytes-then-reset"),
     pytest.param((Read(OPENING_SIZE), Send(handshake_reply() + protocol_reply()[:11]), Close()),
                  "closed the connection while we read the kXR_protocol reply", id="half-then-close"),
     pytest.param((Read(OPENING_SIZE), Send(handshake_reply() + frame(PROTOCOL_SID, 4000, b"x" * 60000) * 3),
@@ -86,6 +86,34 @@ def test_hostile_server_is_a_failing_finding(script: tuple[object, ...], reason:
     assert any(part in lines[0] for part in reason.split("|")), lines[0]
     assert len(lines) == 2 and "Traceback" not in "".join(lines)
     assert elapsed < TIMEOUT + 1
+
+
+@pytest.mark.parametrize("script, how", [
+    pytest.param((Close(),), "closed|reset", id="closes-at-once"),
+    pytest.param((Read(OPENING_SIZE), Close()), "closed", id="reads-then-closes"),
+    # The RST may also reach connect() first: "cannot connect to ...: connection reset", UNKNOWN too.
+    pytest.param((Reset(),), "reset|closed|cannot connect", id="resets-at-once"),
+    pytest.param((Read(OPENING_SIZE), Reset()), "reset", id="reads-then-resets"),
+    pytest.param((Read(OPENING_SIZE), Sleep(0.3), Close()), "closed", id="waits-then-closes"),
+])
+def test_door_that_closes_before_a_byte_of_reply_is_unknown(script: tuple[object, ...], how: str,
+                                                             live_only: list[str]) -> None:
+    # Was CRITICAL/OVERDUE: a door that closes without answering (as xrootd does to a
+    # host its xrd.allow does not admit) refused us; it showed nothing of what it speaks.
+    for extra in ([], live_only):
+        with running_hostile(*script) as server:  # type: ignore[arg-type]
+            rc, lines, elapsed = probe(server.port, "--as-of", "2010-10-08", "-v", *extra)
+        assert rc == 3, lines
+        milestone = "xrootd-door" if extra else "xrootd-protocol-string"
+        assert lines[0].startswith(f"XROOTD UNKNOWN - 127.0.0.1:{server.port}: {milestone} UNKNOWN: "), lines
+        said = [f"127.0.0.1:{server.port} accepted the connection but {word} it without a byte of reply: it "
+                "does not admit this host (xrd.allow, a TCP wrapper or a firewall)" for word in how.split("|")]
+        if "cannot connect" in how:
+            said.append(f"cannot connect to 127.0.0.1:{server.port}: connection reset")
+        assert any(text in lines[0] for text in said), lines
+        assert "OVERDUE" not in "".join(lines) and "overdue" not in "".join(lines)
+        assert "remediation" not in "".join(lines)
+        assert elapsed < TIMEOUT + 1
 
 
 @pytest.mark.parametrize("script, stage", [

@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from gridready.deadline import Deadline
 from gridready.xrootd import client
 from tests.helpers import REPO, run_py
@@ -116,6 +118,75 @@ def test_real_manager_role(tmp_path: Path) -> None:
         done = run_py(PROBE, "-H", manager.door, "--role", "manager", *live_only(tmp_path))
         assert done.returncode == 0, done.stdout
         assert "role manager (manager)" in done.stdout.splitlines()[0]
+
+
+def test_real_server_that_does_not_admit_this_host_is_unknown(tmp_path: Path) -> None:
+    # xrootd closes, at accept, the connection of a host its xrd.allow does not admit
+    # (its log: "Unable to accept TCP connection from ...; permission denied"). Was
+    # CRITICAL/OVERDUE "closed the connection while we read the handshake reply header".
+    with running_xrootd(allow="192.0.2.7") as server:
+        for extra in ([], live_only(tmp_path), ["--role", "server", *live_only(tmp_path)]):
+            done = run_py(PROBE, "-H", server.door, "--as-of", "2010-10-08", "-v", *extra)
+            lines = done.stdout.splitlines()
+            assert done.returncode == 3, lines
+            # Closed or reset, depending on whether our request arrived before the close.
+            assert any(f"{server.door} accepted the connection but {how} it without a byte of reply: it does "
+                       "not admit this host (xrd.allow, a TCP wrapper or a firewall)" in lines[1]
+                       for how in ("closed", "reset")), lines
+            assert "overdue" not in done.stdout and "remediation" not in done.stdout
+        assert "permission denied" in server.log_text()
+
+
+#: One milestone about the door only, one about the published string, one about both.
+SPLIT = """milestones:
+  - {id: door-version, title: t, source: test, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {min_protocol: "4.0.0"}, remediation: r}
+  - {id: door-any, title: t, source: test, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {role: any}, remediation: r}
+  - {id: string, title: t, source: test, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {protocol: xroot}, remediation: r}
+  - {id: both, title: t, source: test, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {protocol: xroot, min_protocol: "4.0.0"}, remediation: r}
+"""
+
+
+def _split_run(tmp_path: Path, *args: str) -> dict[str, tuple[str, str]]:
+    rules = tmp_path / "split.yaml"
+    rules.write_text(SPLIT, encoding="utf-8")
+    done = run_py(PROBE, *args, "--milestones", str(rules), "--as-of", "2010-10-08", "--format", "json")
+    return {m["id"]: (m["compliance"], m["message"]) for m in json.loads(done.stdout)["milestones"]}
+
+
+@pytest.mark.parametrize("published, field", [
+    ("GlueSEAccessProtocolType: root\nGlueSEAccessProtocolEndpoint: root://{door}", "'root', not 'xroot'"),
+    ("GlueSEAccessProtocolType: xrootd\nGlueSEAccessProtocolEndpoint: root://{door}", "'xrootd', not 'xroot'"),
+    # No endpoint: tied to its SE host only, which is not the door.
+    ("GlueSEAccessProtocolType: xroot", "is not published as an xrootd access protocol"),
+    ("GlueSEAccessProtocolType: XROOT\nGlueSEAccessProtocolEndpoint: https://{door}", "'XROOT', not 'xroot'"),
+], ids=["root", "xrootd", "no-endpoint", "case-and-scheme"])
+def test_published_strings_do_not_decide_a_door_only_milestone(real_xrootd: XrootdServer, tmp_path: Path,
+                                                               published: str, field: str) -> None:
+    # Was OVERDUE: a milestone about the door's protocol version (or its answering
+    # at all) failed on the protocol string the site publishes for it.
+    ldif = tmp_path / "door.ldif"
+    base = "GlueSEUniqueID=se.x.example,Mds-Vo-name=X-SITE,Mds-Vo-name=local,o=grid"
+    record = published.replace("\\n", "\n").format(door=real_xrootd.door)
+    ldif.write_text(f"dn: {base}\nobjectClass: GlueSE\nGlueSEUniqueID: se.x.example\n"
+                    "GlueForeignKey: GlueSiteUniqueID=X-SITE\n\n"
+                    f"dn: GlueSEAccessProtocolLocalID=x,{base}\nobjectClass: GlueSEAccessProtocol\n"
+                    f"GlueSEAccessProtocolLocalID: x\n{record}\nGlueChunkKey: GlueSEUniqueID=se.x.example\n",
+                    encoding="utf-8")
+    live = _split_run(tmp_path, "-H", real_xrootd.door, "--bdii", str(ldif))
+    assert live["door-version"][0] == "COMPLIANT" and field not in live["door-version"][1]
+    assert live["door-any"][0] == "COMPLIANT"
+    assert live["string"][0] == live["both"][0] == "OVERDUE"
+    assert field in live["string"][1] and field in live["both"][1]
+    # Published-only mode: no handshake, so the door milestones are UNKNOWN, never judged on the records.
+    published_only = _split_run(tmp_path, "--site", "X-SITE", "--bdii", str(ldif))
+    for milestone in ("door-version", "door-any"):
+        compliance, message = published_only[milestone]
+        assert compliance == "UNKNOWN" and message.startswith("no xrootd handshake (published strings only): ")
+    assert published_only["string"][0] == published_only["both"][0] == "OVERDUE"
 
 
 def test_server_is_stopped_and_cleaned_up() -> None:

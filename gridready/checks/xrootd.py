@@ -6,11 +6,12 @@
   native client (``gridready.xrootd.client``): handshake + kXR_protocol for the
   protocol version, role and flags, then kXR_login + kXR_query Qconfig
   ``version role`` where the server allows. A peer that answers but not as
-  xrootd (garbage, oversized or cut replies, kXR_error, kXR_redirect, closing
-  at once) is a *failing finding*: the service is not usable. A door that
-  refuses, does not resolve or has no route is UNKNOWN with that reason, as any
-  unreachable source is; a timeout is the probe's timeout state, naming the
-  stage.
+  xrootd (garbage, oversized or cut replies, kXR_error, kXR_redirect) is a
+  *failing finding*: the service is not usable. A door that refuses, does
+  not resolve, has no route, or accepts and closes before a byte of reply (as
+  xrootd does to a host its ``xrd.allow`` does not admit) is UNKNOWN with that
+  reason, as any unreachable source is; a timeout is the probe's timeout
+  state, naming the stage.
 * with ``--bdii``/``--srr``, the xrootd access records published for the door
   (or, without ``-H``, every one ``--site`` publishes; that mode never opens a
   connection to a door and is what the example-snapshot report uses).
@@ -40,7 +41,9 @@ no live key at all) is UNKNOWN without ``--bdii``/``--srr`` or when those
 sources describe no storage at all (no SE or service of the site, no endpoint
 list); one with ``min_protocol`` or a ``role`` other than ``any`` is UNKNOWN
 without a handshake (published-only mode, unreachable door) or when the door
-did not state its role. A ``tls`` expectation is UNKNOWN without a
+did not state its role. A milestone only about the door (live keys only) is
+judged on the handshake alone: the published records neither pass nor fail
+it, and without a handshake it is UNKNOWN even with ``role: any``. A ``tls`` expectation is UNKNOWN without a
 handshake: a published ``roots://`` endpoint is the site's claim that clients
 may start TLS, neither proof that the door is configured for it nor that it
 demands TLS, and its absence proves nothing (dCache publishes ``xroot://``
@@ -55,6 +58,7 @@ Perfdata: ``handshake_ms`` (connect to complete kXR_protocol reply, in ms) and
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -262,10 +266,14 @@ class XrootdCheck:
             findings += live_findings
             summary.append(live_summary)
             unknown += live_unknown
-        elif minimum or role != "any" or tls != "any":
+        elif minimum or role != "any" or tls != "any" or not wants_published:
             unknown.append(_no_handshake(minimum, role, tls, facts.publications))
 
-        if facts.sources:
+        if facts.sources and not wants_published:
+            # A milestone only about the live door: what is published neither
+            # passes nor fails it (its protocol string is another milestone's).
+            summary.append("published strings not judged (a milestone about the door only)")
+        elif facts.sources:
             records = facts.publications
             if facts.source_problem is not None:
                 summary.append("published strings not read")
@@ -314,7 +322,7 @@ class XrootdCheck:
                 return f"{NOT_CHECKED}: give --bdii or --srr"
             tls = str(expect.get("tls", "any"))
             if LIVE_SUMMARY not in message and (expect.get("min_protocol") or expect.get("role", "any") != "any"
-                                                or tls != "any"):
+                                                or tls != "any" or not _wants_published(expect)):
                 return _no_handshake(expect.get("min_protocol"), str(expect.get("role", "any")), tls)
             if tls != "any" and TLS_MARK not in message:
                 # A door checked by a probe that did not judge TLS.
@@ -322,9 +330,17 @@ class XrootdCheck:
         elif outcome == "fail" and message.startswith(_UNREACHABLE) and not any(
                 marker in message for marker in _FAILURE_MARKERS):
             return message
+        elif outcome == "fail" and _SILENT_CLOSE.fullmatch(message):
+            # Older probes failed a door that closed before a byte of reply (a
+            # door refusing this host): no evidence either way.
+            return f"{message}: nothing was answered (the door may not admit this host)"
         return None
 
 
+#: What older probes stored for a door that closed or reset before sending a byte.
+_SILENT_CLOSE = re.compile(r"\S+ (?:closed the connection while we read the handshake reply header"
+                           r"|dropped the connection (?:while we read the handshake reply header|before the "
+                           r"handshake and kXR_protocol request was sent) \([^()]*\))")
 #: How an unreachable door's message starts (gridready.net.Unreachable) ...
 _UNREACHABLE = ("cannot connect to ", "cannot resolve host ", "host ")
 #: ... and phrases of the other failing findings, which make a stored failure stand.
@@ -341,7 +357,7 @@ def _no_handshake(minimum: str | None, role: str, tls: str = "any",
                   records: Sequence[pub.Publication] = ()) -> str:
     wanted = " and ".join(([f"min_protocol {minimum}"] if minimum else [])
                           + ([f"role {role}"] if role != "any" else [])
-                          + ([f"tls {tls}"] if tls != "any" else []))
+                          + ([f"tls {tls}"] if tls != "any" else [])) or "a milestone about the live door"
     text = f"no xrootd handshake (published strings only): {wanted} needs -H HOST"
     if tls != "any":
         tls_urls = sum(1 for r in records if pub.scheme_of(r.url or "") in ("roots", "xroots"))

@@ -9,9 +9,13 @@ on login still yields its protocol version instead of a timeout.
 
 Failures are split by what they mean for the service:
 
-* ``Unreachable`` (DNS failure, connection refused, reset, no route) and the
-  ``XrootdError`` family (garbage, oversized or truncated replies, kXR_error)
-  mean the service is not usable: the check turns them into failing findings;
+* ``Unreachable``: DNS failure, connection refused, reset, no route, or a
+  peer that accepts and then closes (or resets) before sending a single byte,
+  as xrootd does to a host its ``xrd.allow`` does not admit: nothing answered,
+  so the check reports UNKNOWN;
+* the ``XrootdError`` family (garbage, oversized or truncated replies,
+  kXR_error): a peer answered, but not as xrootd: the check turns them into
+  failing findings;
 * an expired deadline raises ``CheckTimeout`` naming the stage that hung
   (e.g. "reading kXR_protocol reply from host:1094"), which the probe runtime
   reports in its timeout state.
@@ -31,7 +35,7 @@ from typing import Any
 
 from gridready.deadline import Deadline
 from gridready.errors import CheckTimeout
-from gridready.net import connect, format_address
+from gridready.net import Unreachable, connect, format_address
 from gridready.net import describe_os_error as _describe_os_error
 from gridready.xrootd import protocol as xp
 
@@ -75,6 +79,8 @@ class Connection:
         self.sock = sock
         self.where = where
         self.deadline = deadline
+        #: Bytes read so far: none at all when the peer closes means it refused us.
+        self.received = 0
 
     def send(self, data: bytes, what: str) -> None:
         with self.deadline.during(f"sending {what} to {self.where}"):
@@ -104,6 +110,7 @@ class Connection:
                 got = f" after {len(buffer)} of {size} bytes" if buffer else ""
                 raise xp.PeerClosed(f"{self.where} closed the connection while we read {what}{got}")
             buffer += chunk
+            self.received += len(chunk)
         return bytes(buffer)
 
     def request(self, data: bytes, streamid: bytes, name: str) -> bytes:
@@ -134,7 +141,18 @@ def probe(host: str, port: int, deadline: Deadline, *, query: bool = True) -> Se
     try:
         peer = format_address(*sock.getpeername()[:2])
         conn = Connection(sock, where, deadline)
-        hello = _hello(conn)
+        try:
+            hello = _hello(conn)
+        except xp.PeerClosed as exc:
+            if conn.received:
+                raise
+            # Not a byte came back: the peer refused this client (xrootd's own
+            # xrd.allow closes such connections at accept, as do TCP wrappers and
+            # firewalls), which says nothing of what it speaks to others.
+            how = "reset" if "reset" in str(exc) else "closed"
+            reason = f"{how} it without a byte of reply"
+            raise Unreachable(f"{where} accepted the connection but {reason}: it does not admit this "
+                              "host (xrd.allow, a TCP wrapper or a firewall)", "connect", reason) from None
         handshake_ms = (time.monotonic() - started) * 1000.0
         info = ServerInfo(address=where, peer=peer, hello=hello, handshake_ms=handshake_ms)
         if query:

@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import REPO
 from tests.hostile.runner import assert_clean, run
-from tests.servers.hostile import Close, Hold, Read, Send, running_hostile
+from tests.servers.hostile import Close, Hold, Read, Reset, Send, Sleep, running_hostile
 from tests.servers.xrootd import OPENING_SIZE, handshake_reply, protocol_reply
 
 EXAMPLE_LDIF = str(REPO / "config" / "example" / "bdii.ldif")
@@ -138,6 +138,49 @@ def test_peer_that_is_not_xrootd_is_a_failing_finding(reply: bytes, why: str) ->
     assert "OVERDUE" in status(late.stdout)
     assert_clean(early, 0, within=5, mentions=why)
     assert "PENDING" in status(early.stdout)
+
+
+@pytest.mark.parametrize("script", [
+    (Close(),), (Read(OPENING_SIZE), Close()), (Read(OPENING_SIZE), Reset()), (Read(OPENING_SIZE), Sleep(0.2), Close()),
+], ids=["close-at-once", "read-then-close", "read-then-reset", "wait-then-close"])
+def test_door_that_closes_without_a_byte_is_unknown(tmp_path: Path, script: tuple[object, ...]) -> None:
+    # Was OVERDUE: xrootd closes at accept a host its xrd.allow does not admit; nothing was answered.
+    with running_hostile(*script) as door:  # type: ignore[arg-type]
+        result = run("check_xrootd", "-H", f"127.0.0.1:{door.port}", "--bdii",
+                     door_ldif(tmp_path, f"127.0.0.1:{door.port}"), "--as-of", "2010-10-08", "-t", "3")
+    assert_clean(result, 3, within=5, mentions="without a byte of reply: it does not admit this host")
+    assert "OVERDUE" not in result.output and "overdue" not in result.output
+
+
+DOOR_ONLY = """milestones:
+  - {id: door-version, title: t, source: s, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {min_protocol: "4.0.0"}, remediation: r}
+  - {id: door-any, title: t, source: s, deadline: 2010-09-30, warn_days: 30, scope: {tiers: [0, 1]},
+     check: xrootd, expect: {role: any}, remediation: r}
+"""
+
+
+@pytest.mark.parametrize("interfacetype", ["root", "xrootd", "XRootD", None])
+def test_published_strings_never_decide_a_door_only_milestone(tmp_path: Path, interfacetype: str | None) -> None:
+    # Was OVERDUE (published-only mode, and with a working door): the door's milestones
+    # failed on the SRR protocol string; without a handshake they are UNKNOWN.
+    rules = tmp_path / "door-only.yaml"
+    rules.write_text(DOOR_ONLY, encoding="utf-8")
+    endpoint = {"name": "xr", "endpointurl": "root://127.0.0.1:1094"}
+    if interfacetype is not None:
+        endpoint["interfacetype"] = interfacetype
+    srr = srr_file(tmp_path, [endpoint])
+    result = run("check_xrootd", "--site", "pic", "--srr", srr, "--milestones", str(rules),
+                 "--as-of", "2010-10-08", "-t", "3")
+    assert_clean(result, 3, within=5, mentions="no xrootd handshake (published strings only)")
+    assert "OVERDUE" not in result.output and "not 'xroot'" not in result.output
+    with running_hostile(*GOOD_DOOR) as door:
+        endpoint["endpointurl"] = f"root://127.0.0.1:{door.port}"
+        srr = srr_file(tmp_path, [endpoint], "door.json")
+        result = run("check_xrootd", "-H", f"127.0.0.1:{door.port}", "--srr", srr, "--milestones", str(rules),
+                     "--as-of", "2010-10-08", "-t", "3")
+    assert_clean(result, 0, within=5, mentions="xrootd protocol 5.1.1")
+    assert "OVERDUE" not in result.output
 
 
 # --- size: linear work, bounded output ----------------------------------------------------------

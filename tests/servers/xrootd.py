@@ -100,11 +100,11 @@ def _tls_files(workdir: Path) -> tuple[Path, Path]:
     return cert, key
 
 
-def _config(workdir: Path, export: Path, role: str, tls: str | None = None) -> str:
+def _config(workdir: Path, export: Path, role: str, tls: str | None = None, allow: str = "127.0.0.1") -> str:
     lines = [
         "# gridready test server: loopback clients only, nothing to authenticate",
         "xrd.port any",
-        "xrd.allow host 127.0.0.1",
+        f"xrd.allow host {allow}",
         "xrd.network nodnr",
         "all.export /",
         f"oss.localroot {export}",
@@ -169,11 +169,14 @@ def _wait_accepting(port: int) -> None:
 
 
 @contextmanager
-def running_xrootd(role: str = "server", tls: str | None = None) -> Iterator[XrootdServer]:
+def running_xrootd(role: str = "server", tls: str | None = None,
+                   allow: str = "127.0.0.1") -> Iterator[XrootdServer]:
     """Run a real xrootd (``role`` server or manager) on 127.0.0.1; yields an XrootdServer.
 
     ``tls``: None, no TLS; "" ``xrd.tls`` with a self-signed loopback certificate
     (TLS offered); else also ``xrootd.tls <tls>``, e.g. "capable all" (TLS required).
+    ``allow``: the one host ``xrd.allow`` admits; another address (e.g. 192.0.2.7)
+    makes the server close every loopback client's connection at accept.
     """
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, got {role!r}")
@@ -189,7 +192,7 @@ def running_xrootd(role: str = "server", tls: str | None = None) -> Iterator[Xro
             path.mkdir()
         tls_paths = _tls_files(workdir) if tls is not None else ()
         config = workdir / "xrootd.cfg"
-        config.write_text(_config(workdir, export, role, tls), encoding="utf-8")
+        config.write_text(_config(workdir, export, role, tls, allow), encoding="utf-8")
         config.chmod(0o644)
         run_as = _give_to(RUN_AS, admin, export, logs, *(p for p in tls_paths))
         if tls_paths:
