@@ -204,3 +204,46 @@ def test_inventory_storage_url_still_meets_a_zero_link(tmp_path: Path, storage: 
     assert_clean(result, 2, within=BOUND,
                  mentions="PIC-RAL-LCG2 (pic -> RAL-LCG2) not served: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
                           "link into-ral (* -> gsiftp://srm-atlas.gridpp.rl.ac.uk) has max_active 0")
+
+
+# --- payload shapes of real FTS3 servers (held-back round) ----------------------------
+
+_FRESH = json.loads((Path(__file__).resolve().parents[1] / "data" / "fts3" / "fresh-server.json").read_text())
+_PIC, _DAVS_PIC = "srm://srmcms.pic.es", "davs://srmcms.pic.es:443"
+_RAL = "srm://srm-atlas.gridpp.rl.ac.uk"
+
+
+def _link(name: str, source: str, max_active: int) -> dict[str, object]:
+    return {"symbolicname": name, "source": source, "destination": _RAL, "min_active": min(2, max_active),
+            "max_active": max_active, "optimizer_mode": 2, "tcp_buffer_size": None, "nostreams": 0,
+            "no_delegation": False}
+
+
+def _ban(vo: str | None) -> dict[str, object]:
+    return {"se": _PIC, "message": "intervention", "addition_time": "2024-03-01T10:00:00",
+            "admin_dn": "/DC=ch/DC=cern/CN=fts admin", "vo": vo, "status": "WAIT_AS"}
+
+
+def _routes(**docs: object) -> dict[str, Response]:
+    merged = {**_FRESH, **{k.replace("__", "/"): v for k, v in docs.items()}}
+    return {f"/{path}": Response(body=json.dumps(doc)) for path, doc in merged.items()}
+
+
+@pytest.mark.parametrize("served, code, mentions", [
+    (_routes(), 0, "11/11 required pairs served, optimizer on"),
+    (_routes(config__se={**_FRESH["config/se"], "*": {"se_info": {"inbound_max_active": 0}},
+                         _RAL: {"operations": {"atlas": {"staging": 400}}}}), 2,
+     "SE * has inbound_max_active 0"),
+    (_routes(ban__se=[_ban("dteam")]), 1,
+     f"PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
+     f"SE {_PIC} is banned for VO dteam, WAIT_AS (not for other VOs)"),
+    (_routes(ban__se=[_ban(None)]), 2, f"PIC-RAL-LCG2 (pic -> RAL-LCG2) not served"),
+    (_routes(config__links=[_link("pic-davs", _DAVS_PIC, 40), _link("pic-srm", _PIC, 0)]), 1,
+     f"link pic-srm ({_PIC} -> {_RAL}) has max_active 0 (another SE name of the host has transfers)"),
+    (_routes(config__se={"davs://webdav.echo.stfc.ac.uk": {"se_info": {"inbound_max_active": 0, "site": "RAL-LCG2"}}}),
+     1, "partly stopped: srm2.grid.sinica.edu.tw -> webdav.echo.stfc.ac.uk"),
+], indirect=["served"], ids=["fresh-nostreams-0", "operations-only-entry", "one-vo-ban", "every-vo-ban",
+                             "two-se-names-disagree", "se-site-attribute"])
+def test_real_server_payload_shapes(served: RunningServer, code: int, mentions: str) -> None:
+    result = rest_probe(served, "-v")
+    assert_clean(result, code, within=BOUND, mentions=mentions)
