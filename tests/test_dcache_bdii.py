@@ -99,6 +99,60 @@ def dcache_provider_service(site: str, se: str, doors: list[tuple[str, str, str,
     return "\n\n".join(records)
 
 
+def glue2_storage(site: str, service_id: str, service_type: str,
+                  endpoints: list[tuple[str, str, str | None, str | None]],
+                  managers: list[tuple[str, str, str | None]]) -> str:
+    """A GLUE 2 storage service with any endpoints and managers, valid for slapd.
+
+    ``endpoints``: (endpoint ID, URL, implementation name, version);
+    ``managers``: (manager ID, product name, product version). None leaves the attribute out.
+    """
+    base = f"GLUE2ServiceID={service_id},GLUE2GroupID=resource,GLUE2DomainID={site},GLUE2GroupID=grid,o=glue"
+    records = ["\n".join([
+        f"dn: {base}", "objectClass: GLUE2Service", "objectClass: GLUE2StorageService",
+        f"GLUE2ServiceID: {service_id}", f"GLUE2ServiceType: {service_type}",
+        "GLUE2ServiceCapability: data.management.storage", "GLUE2ServiceQualityLevel: production",
+        f"GLUE2ServiceAdminDomainForeignKey: {site}"])]
+    for ident, url, name, version in endpoints:
+        lines = [f"dn: GLUE2EndpointID={ident},{base}", "objectClass: GLUE2Endpoint",
+                 "objectClass: GLUE2StorageEndpoint", f"GLUE2EndpointID: {ident}", f"GLUE2EndpointURL: {url}",
+                 f"GLUE2EndpointInterfaceName: {url.split(':', 1)[0]}", "GLUE2EndpointQualityLevel: production",
+                 "GLUE2EndpointHealthState: ok", "GLUE2EndpointServingState: production",
+                 f"GLUE2EndpointServiceForeignKey: {service_id}"]
+        lines += [f"GLUE2EndpointImplementationName: {name}"] if name else []
+        lines += [f"GLUE2EndpointImplementationVersion: {version}"] if version else []
+        records.append("\n".join(lines))
+    for ident, product, version in managers:
+        lines = [f"dn: GLUE2ManagerID={ident},{base}", "objectClass: GLUE2StorageManager",
+                 "objectClass: GLUE2Manager", f"GLUE2ManagerID: {ident}", f"GLUE2ManagerProductName: {product}",
+                 f"GLUE2ManagerServiceForeignKey: {service_id}"]
+        lines += [f"GLUE2ManagerProductVersion: {version}"] if version else []
+        records.append("\n".join(lines))
+    return "\n\n".join(records)
+
+
+def provider_storage(site: str, se: str, doors: list[tuple[str, str, str, str]],
+                     manager_version: str | None) -> str:
+    """dCache's info provider: its service and doors plus its GLUE2StorageManager
+    (``glue:<se>/data/m/dCache``, product dCache, the PoolManager's release)."""
+    service_id = f"glue:{se}/data"
+    return "\n\n".join([dcache_provider_service(site, se, doors), glue2_storage(
+        site, service_id, "org.dcache.storage", [], [(f"{service_id}/m/dCache", "dCache", manager_version)]
+    ).split("\n\n", 1)[1]])
+
+
+def storm_storage(site: str, host: str, version: str, *, gridftp: bool, manager: bool = True) -> str:
+    """StoRM's GLUE 2 (storm-info-provider): service ``<host>/storage`` of type storm, SRM
+    endpoint and manager named StoRM; a GridFTP endpoint may name its own product."""
+    service_id = f"{host}/storage"
+    endpoints: list[tuple[str, str, str | None, str | None]] = [
+        (f"{service_id}/endpoint/SRM0", f"httpg://{host}:8444/srm/managerv2", "StoRM", version)]
+    if gridftp:
+        endpoints.append((f"{service_id}/endpoint/GFTP0", f"gsiftp://gridftp.{host}:2811", "GridFTP", "6.0"))
+    managers = [(f"{service_id}/manager", "StoRM", version)] if manager else []
+    return glue2_storage(site, service_id, "storm", endpoints, managers)
+
+
 RECORDS = [
     glue1_se("GOOD-T1", "srm.good.example", "dCache", "1.9.5-22 (ns=Chimera)"),
     glue2_service("GOOD-T1", "srm.good.example", "srm.good.example", ["1.9.5-22", "1.9.5-22"]),
@@ -125,6 +179,31 @@ RECORDS = [
     # Release strings the old parser rejected.
     glue1_se("SNAP-T1", "srm.snap.example", "dCache", "1.9.5-20rc1"),
     glue1_se("NS-T1", "srm.ns.example", "dCache", "production-1.9.5-19 (ns=PNFS)"),
+    # dCache's GLUE2StorageManager carries the PoolManager's release: judged with the doors.
+    provider_storage("MGR-T1", "srm.mgr.example", [("srm.mgr.example", "srm", "2.2", "1.9.5-22")], "1.9.5-20"),
+    provider_storage("MGRNEW-T1", "srm.mgrnew.example", [("srm.mgrnew.example", "srm", "2.2", "1.9.5-21")],
+                     "1.9.5-22"),
+    provider_storage("MGRONLY-T1", "srm.mgronly.example", [], "1.9.5-22"),
+    provider_storage("MGRUNDEF-T1", "srm.mgrundef.example", [("srm.mgrundef.example", "srm", "2.2", "1.9.5-22")],
+                     "UNDEFINEDVALUE"),
+    provider_storage("MGRNOVER-T1", "srm.mgrnover.example", [("srm.mgrnover.example", "srm", "2.2", "1.9.5-22")],
+                     None),
+    # An xrootd proxy listed among dCache's own endpoints: the SE is still dCache.
+    glue2_storage("PROXY-T1", "glue:srm.proxy.example/data", "org.dcache.storage", [
+        ("glue:srm.proxy.example/data/ep/srm.proxy.example/srm/2.2", "httpg://srm.proxy.example:8443/srm/managerv2",
+         "dCache", "1.9.5-22"),
+        ("xproxy.proxy.example/xroot", "root://xproxy.proxy.example:1094", "xrootd", "3.0.4")], []),
+    # StoRM next to dCache: its GridFTP endpoint names another product.
+    glue1_se("STORMMIX-T1", "srm.stormmix.example", "dCache", "1.9.5-22 (ns=Chimera)"),
+    storm_storage("STORMMIX-T1", "storm-fe.stormmix.example", "1.5.4-2", gridftp=True),
+    storm_storage("STORMNOMGR-T1", "storm-fe.stormnomgr.example", "1.5.4-2", gridftp=True, manager=False),
+    # dCache beside another name where the service does not say it is dCache: undecidable.
+    glue2_storage("AMBIG-T1", "urn:ambig:storage", "SRM", [
+        ("urn:ambig:ep1", "httpg://srm.ambig.example:8443/srm/managerv2", "dCache", "1.9.5-22"),
+        ("urn:ambig:ep2", "gsiftp://srm.ambig.example:2811", "StoRM", "1.5.4-2")], []),
+    # dCache's service type with only other products named: undecidable.
+    glue2_storage("NOTDC-T1", "glue:srm.notdc.example/data", "org.dcache.storage", [
+        ("glue:srm.notdc.example/data/ep/x/xroot/3", "root://srm.notdc.example:1094", "xrootd", "3.0.4")], []),
 ]
 LDIF = "\n\n".join(RECORDS) + "\n"
 
@@ -158,8 +237,8 @@ CASES = [
      "srm.glue2only.example runs dCache 1.9.7-3 (feature series 1.9.7, supported until 2012-05-07)"),
     ("srm.nowhere.example", Compliance.UNKNOWN,
      "{uri}: storage element srm.nowhere.example is not published (no GlueSE with "
-     "GlueSEUniqueID=srm.nowhere.example, no GLUE2Service with GLUE2ServiceID srm.nowhere.example "
-     "or glue:srm.nowhere.example/data)"),
+     "GlueSEUniqueID=srm.nowhere.example, no GLUE2Service with GLUE2ServiceID srm.nowhere.example, "
+     "glue:srm.nowhere.example/data or srm.nowhere.example/storage)"),
     ("srm.provider.example", Compliance.COMPLIANT,
      "srm.provider.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
     ("PROVIDER-T1", Compliance.COMPLIANT,
@@ -176,6 +255,44 @@ CASES = [
      "srm.snap.example runs dCache 1.9.5-20rc1, a pre-release (development build), not a release"),
     ("NS-T1", Compliance.COMPLIANT,
      "srm.ns.example runs dCache 1.9.5-19 (golden series 1.9.5, supported until 2012-05-07)"),
+    # The GLUE2StorageManager's version is judged with the doors' (was ignored: COMPLIANT on 1.9.5-22).
+    ("MGR-T1", Compliance.OVERDUE,
+     "srm.mgr.example runs dCache 1.9.5-20 (published 1.9.5-22 in GLUE 2, 1.9.5-20 in GLUE 2 manager; "
+     "judged on the older), a denied release (listed)"),
+    ("srm.mgr.example", Compliance.OVERDUE,
+     "srm.mgr.example runs dCache 1.9.5-20 (published 1.9.5-22 in GLUE 2, 1.9.5-20 in GLUE 2 manager; "
+     "judged on the older), a denied release (listed)"),
+    ("srm.mgrnew.example", Compliance.COMPLIANT,
+     "srm.mgrnew.example runs dCache 1.9.5-21 (published 1.9.5-22 in GLUE 2 manager, 1.9.5-21 in GLUE 2; "
+     "judged on the older) (golden series 1.9.5, supported until 2012-05-07)"),
+    # A manager and no door (was UNKNOWN "publishes no implementation name").
+    ("srm.mgronly.example", Compliance.COMPLIANT,
+     "srm.mgronly.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("MGRONLY-T1", Compliance.COMPLIANT,
+     "srm.mgronly.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    # The provider's default when it cannot read the PoolManager's release, as GLUE 1.3's.
+    ("srm.mgrundef.example", Compliance.UNKNOWN,
+     "srm.mgrundef.example: unparseable dCache version 'UNDEFINEDVALUE' in GLUE 2 manager"),
+    ("srm.mgrnover.example", Compliance.COMPLIANT,
+     "srm.mgrnover.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    # Another product's endpoint in dCache's service (was UNKNOWN: "different implementations").
+    ("PROXY-T1", Compliance.COMPLIANT,
+     "srm.proxy.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("srm.proxy.example", Compliance.COMPLIANT,
+     "srm.proxy.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    # StoRM with a GridFTP endpoint beside a dCache SE (was UNKNOWN for the whole site).
+    ("STORMMIX-T1", Compliance.COMPLIANT,
+     "srm.stormmix.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("storm-fe.stormmix.example", Compliance.NOT_APPLICABLE,
+     "storm-fe.stormmix.example/storage runs StoRM, not dCache"),
+    ("STORMNOMGR-T1", Compliance.NOT_APPLICABLE,
+     "storm-fe.stormnomgr.example/storage runs GridFTP / StoRM, not dCache"),
+    ("AMBIG-T1", Compliance.UNKNOWN,
+     "urn:ambig:storage: GLUE 2 endpoints and managers publish different implementations ('StoRM', "
+     "'dCache'), so it cannot be told whether it runs dCache"),
+    ("NOTDC-T1", Compliance.UNKNOWN,
+     "srm.notdc.example: a GLUE 2 service of type org.dcache.storage whose endpoints and managers "
+     "publish 'xrootd', so it cannot be told whether it runs dCache"),
     ("EMPTY-T1", Compliance.UNKNOWN,
      "{uri}: no storage element published for site EMPTY-T1 (no GlueSE with "
      "GlueForeignKey=GlueSiteUniqueID=EMPTY-T1, no GLUE 2 storage service)"),
@@ -320,6 +437,14 @@ DUPLICATES = [
     # The same value twice is harmless.
     _repeat(glue1_se("DUP5-T1", "srm.dup5.example", "dCache", "1.9.5-22"),
             "GlueSEImplementationVersion", "1.9.5-22"),
+    # GLUE 2 managers and endpoints: versions judged on the older, names undecidable.
+    _repeat(provider_storage("DUP6-T1", "srm.dup6.example", [("srm.dup6.example", "srm", "2.2", "1.9.5-22")],
+                             "1.9.5-22"), "GLUE2ManagerProductVersion", "1.9.4-3"),
+    _repeat(provider_storage("DUP7-T1", "srm.dup7.example", [("srm.dup7.example", "srm", "2.2", "1.9.5-22")],
+                             "1.9.5-22"), "GLUE2ManagerProductName", "StoRM"),
+    glue1_se("DUP8-T1", "srm.dup8.example", "dCache", "1.9.5-22"),
+    _repeat(dcache_provider_service("DUP8-T1", "srm.dup8.example", [("srm.dup8.example", "srm", "2.2", "1.9.5-19")]),
+            "GLUE2EndpointImplementationName", "xrootd"),
 ]
 
 DUPLICATE_CASES = [
@@ -346,6 +471,21 @@ DUPLICATE_CASES = [
      "attribute GlueSEUniqueID has 2 different values: 'srm.dup4.example', 'srm.other.example'"),
     ("DUP5-T1", Compliance.COMPLIANT,
      "srm.dup5.example runs dCache 1.9.5-22 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("srm.dup6.example", Compliance.OVERDUE,
+     "srm.dup6.example runs dCache 1.9.4-3 (published 1.9.5-22 in GLUE 2 and GLUE 2 manager, 1.9.4-3 in GLUE 2 "
+     "manager; GLUE 2 manager glue:srm.dup6.example/data/m/dCache repeats the single-valued "
+     "GLUE2ManagerProductVersion; judged on the older), older than the minimum 1.9.5-0; srm.dup6.example runs "
+     "dCache 1.9.4-3: series 1.9.4 is out of support (older than 1.9.5, the first series in the dCache series "
+     "table)"),
+    ("srm.dup7.example", Compliance.UNKNOWN,
+     "{uri}: GLUE2ManagerID=glue:srm.dup7.example/data/m/dCache,GLUE2ServiceID=glue:srm.dup7.example/data,"
+     "GLUE2GroupID=resource,GLUE2DomainID=DUP7-T1,GLUE2GroupID=grid,o=glue: single-valued attribute "
+     "GLUE2ManagerProductName has 2 different values: 'dCache', 'StoRM'"),
+    # GLUE 1.3 says dCache, but the door's version cannot be told to be dCache's (was COMPLIANT on 1.9.5-22).
+    ("DUP8-T1", Compliance.UNKNOWN,
+     "{uri}: GLUE2EndpointID=glue:srm.dup8.example/data/ep/srm.dup8.example/srm/2.2,GLUE2ServiceID="
+     "glue:srm.dup8.example/data,GLUE2GroupID=resource,GLUE2DomainID=DUP8-T1,GLUE2GroupID=grid,o=glue: "
+     "single-valued attribute GLUE2EndpointImplementationName has 2 different values: 'dCache', 'xrootd'"),
 ]
 
 

@@ -165,7 +165,8 @@ def _from_bdii(where: str, se: str | None, site: str | None, deadline: Deadline)
     if se:
         elements = glue.read_se(source, se, site)
         if not elements:
-            ids = " or ".join(glue.service_ids_for(se))
+            *first, last = glue.service_ids_for(se)
+            ids = f"{', '.join(first)} or {last}"
             raise SourceError(f"{where}: storage element {se} is not published (no GlueSE with "
                               f"GlueSEUniqueID={se}, no GLUE2Service with GLUE2ServiceID {ids}"
                               f"{f' or an endpoint on {se} among the storage services of {site}' if site else ''})")

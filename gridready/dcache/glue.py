@@ -14,14 +14,23 @@ Service and endpoint IDs come in the forms seen in real BDIIs:
   and endpoints ``GLUE2EndpointID: glue:<se-unique-id>/data/ep/<door
   fqdn>/<protocol>/<version>`` whose ``GLUE2EndpointServiceForeignKey`` is the
   service ID; ``<se-unique-id>`` is the GLUE 1.3 ``GlueSEUniqueID``;
+- StoRM's info provider publishes ``GLUE2ServiceID: <backend host>/storage``
+  (type ``storm``) with a GLUE2StorageManager whose product is StoRM;
 - hand-written or generic providers use the SE host itself as the service ID
   (``GLUE2ServiceID: srm.example.org``), or an unrelated ID (``urn:...``),
   found through the site and the endpoints' URL hosts.
 
-An SE (``--se HOST``) is therefore looked up under both ID forms, and a
+An SE (``--se HOST``) is therefore looked up under each of these ID forms, and a
 service is matched to an SE by every identity it carries: its ID, the SE id
 inside a ``glue:<se>/data`` ID, its endpoints' URL hosts and the door hosts in
 ``glue:`` endpoint IDs.
+
+A GLUE 2 SE's version is read from its dCache endpoints'
+``GLUE2EndpointImplementationVersion`` (each door's release) and its
+GLUE2StorageManager's ``GLUE2ManagerProductVersion`` (dCache's provider
+writes the PoolManager's release there, as in GLUE 1.3); the oldest counts.
+Without a GLUE 1.3 name, the implementation is what the endpoints and
+managers name (see ``_glue2_implementation``).
 
 GLUE 2 string attributes match case-exactly in a real BDII, so lookups use
 values as the BDII itself published them (the GlueSE's ID, the site key).
@@ -45,6 +54,8 @@ from gridready.sources.bdii import Bdii, Entry
 
 GLUE1 = "GLUE 1.3"
 GLUE2 = "GLUE 2"
+#: Where a GLUE2ManagerProductVersion was read (the version messages name it apart from endpoints).
+GLUE2_MANAGER = "GLUE 2 manager"
 DCACHE_SERVICE_TYPE = "org.dcache.storage"
 _SITE_KEY = "gluesiteuniqueid="
 # dCache's info provider: "glue:<se-unique-id>/data" and ".../data/ep/<fqdn>/<proto>/<ver>".
@@ -55,9 +66,11 @@ _DCACHE_ENDPOINT_ID = re.compile(r"glue:(?P<se>[^/]+)/data/ep/(?P<fqdn>[^/]+)(?:
 def service_ids_for(se: str) -> list[str]:
     """The GLUE2ServiceIDs an SE with GlueSEUniqueID ``se`` is published under.
 
-    The bare ID (generic providers) and dCache's ``glue:<se>/data``.
+    The bare ID (generic providers), dCache's ``glue:<se>/data`` and StoRM's
+    ``<backend host>/storage`` (storm-info-provider), so that a StoRM SE asked
+    for by host is found and reported as not dCache.
     """
-    return [se, f"glue:{se}/data"]
+    return [se, f"glue:{se}/data", f"{se}/storage"]
 
 
 def se_of_service_id(service_id: str) -> str:
@@ -71,6 +84,8 @@ class _Glue2Service:
     service_id: str
     types: tuple[str, ...] = ()
     endpoints: list[Entry] = field(default_factory=list)
+    #: GLUE2Manager entries (dCache: one GLUE2StorageManager, ``glue:<se>/data/m/dCache``).
+    managers: list[Entry] = field(default_factory=list)
 
     @property
     def se_name(self) -> str:
@@ -121,7 +136,7 @@ def read_site(bdii: Bdii, site: str) -> list[StorageElement]:
     published_site = next((s for s in map(_site_of, glue1) if s), site)
     services = _site_services(bdii, published_site)
     for service in services:
-        _load_endpoints(bdii, service)
+        _load_parts(bdii, service)
     return _combine(glue1, services, only=None)
 
 
@@ -148,7 +163,7 @@ def read_se(bdii: Bdii, se: str, site: str | None = None) -> list[StorageElement
         # the site's storage services for one with an endpoint on this host.
         services = _site_services(bdii, site)
     for service in services:
-        _load_endpoints(bdii, service)
+        _load_parts(bdii, service)
     return _combine(glue1, services, only=se.lower())
 
 
@@ -170,9 +185,12 @@ def _site_services(bdii: Bdii, site: str) -> list[_Glue2Service]:
     return _services(storage)
 
 
-def _load_endpoints(bdii: Bdii, service: _Glue2Service) -> None:
+def _load_parts(bdii: Bdii, service: _Glue2Service) -> None:
+    """The service's endpoints and managers (both point at it by GLUE2ServiceID)."""
     service.endpoints = bdii.find("GLUE2Endpoint", {"GLUE2EndpointServiceForeignKey": service.service_id},
                                   suffix="o=glue")
+    service.managers = bdii.find("GLUE2Manager", {"GLUE2ManagerServiceForeignKey": service.service_id},
+                                 suffix="o=glue")
 
 
 def _combine(glue1: Sequence[Entry], services: list[_Glue2Service], *,
@@ -194,12 +212,48 @@ def _combine(glue1: Sequence[Entry], services: list[_Glue2Service], *,
     return elements
 
 
-def _endpoint_is_dcache(endpoint: Entry, service: _Glue2Service) -> bool:
-    names = endpoint.distinct("GLUE2EndpointImplementationName")
+def _is_dcache_part(names: Sequence[str], service: _Glue2Service) -> bool:
+    """Whether an endpoint or manager naming ``names`` (its implementation/product) is dCache's."""
     if names:
         return all(n.strip().lower() == "dcache" for n in names)
-    # No implementation name: dCache only if the service says it is dCache storage.
+    # No name: dCache only if the service says it is dCache storage.
     return service.is_dcache_type
+
+
+def _glue2_implementation(name: str, services: Sequence[_Glue2Service]) -> tuple[str | None, str | None]:
+    """(implementation, problem) from GLUE 2 alone, for an SE without a GLUE 1.3 name.
+
+    Endpoints name their implementation, managers their product, and the
+    service its type. A non-dCache name beside dCache ones in an
+    ``org.dcache.storage`` service is a door of another product that dCache's
+    service lists (an xrootd proxy): the SE is dCache and only its dCache
+    endpoints are read. Names without dCache are another product (StoRM with a
+    GridFTP endpoint), even when they differ. Only dCache beside other names
+    in a service that does not say it is dCache cannot be decided.
+    """
+    endpoint_names = {n.strip() for s in services for e in s.endpoints
+                      for n in e.get("GLUE2EndpointImplementationName") if n.strip()}
+    products = {n.strip() for s in services for m in s.managers
+                for n in m.get("GLUE2ManagerProductName") if n.strip()}
+    names = endpoint_names | products
+    dcache_type = any(s.is_dcache_type for s in services)
+    lowered = {n.lower() for n in names}
+    if not names:
+        return ("dCache" if dcache_type else None), None
+    if lowered == {"dcache"}:
+        return sorted(names)[0], None
+    listing = ", ".join(repr(n) for n in sorted(names))
+    if "dcache" in lowered:
+        if dcache_type:
+            return "dCache", None
+        return None, (f"{name}: GLUE 2 endpoints and managers publish different implementations "
+                      f"({listing}), so it cannot be told whether it runs dCache")
+    if dcache_type:
+        return None, (f"{name}: a GLUE 2 service of type {DCACHE_SERVICE_TYPE} whose endpoints and "
+                      f"managers publish {listing}, so it cannot be told whether it runs dCache")
+    if len({p.lower() for p in products}) == 1:
+        return sorted(products)[0], None
+    return " / ".join(sorted(names)), None
 
 
 def _element(name: str, glue1: Entry | None, services: Sequence[_Glue2Service]) -> StorageElement:
@@ -218,41 +272,46 @@ def _element(name: str, glue1: Entry | None, services: Sequence[_Glue2Service]) 
             notes.append(f"{name}: {GLUE1} GlueSEImplementationVersion {text!r}")
         if len(texts) > 1:
             repeated.append(f"the {GLUE1} entry repeats the single-valued GlueSEImplementationVersion")
-    endpoints = [(s, e) for s in services for e in s.endpoints]
-    glue2_names = {n.strip() for _, e in endpoints for n in e.get("GLUE2EndpointImplementationName")}
+    # A GLUE 2 entry naming two products in its single-valued name cannot be
+    # counted as dCache or not (as GLUE 1.3's GlueSEImplementationName above).
+    for entry, attribute in [(e, "GLUE2EndpointImplementationName") for s in services for e in s.endpoints] + \
+            [(m, "GLUE2ManagerProductName") for s in services for m in s.managers]:
+        if len({v.strip().lower() for v in entry.get(attribute)}) > 1:
+            return StorageElement(name, None, problems=(entry.conflict(attribute),))
     if implementation is None:
-        if len({n.lower() for n in glue2_names}) > 1:
-            listing = ", ".join(repr(n) for n in sorted(glue2_names))
-            return StorageElement(name, None, problems=(
-                f"{name}: GLUE 2 endpoints publish different implementations ({listing}), "
-                "so it cannot be told whether it runs dCache",))
-        if glue2_names:
-            implementation = sorted(glue2_names)[0]
-        elif any(s.is_dcache_type for s, _ in endpoints):
-            implementation = "dCache"  # an org.dcache.storage service
-    seen: set[str] = set()
-    for service, endpoint in endpoints:
-        if not _endpoint_is_dcache(endpoint, service):
-            continue
-        texts = endpoint.distinct("GLUE2EndpointImplementationVersion")
-        ident = " / ".join(endpoint.distinct("GLUE2EndpointID")) or endpoint.dn
+        implementation, problem = _glue2_implementation(name, services)
+        if problem:
+            return StorageElement(name, None, problems=(problem,))
+    # (source, entry, version attribute, what, ID attribute) per dCache endpoint and manager.
+    parts = [(GLUE2, e, "GLUE2EndpointImplementationVersion", "endpoint", "GLUE2EndpointID")
+             for s in services for e in s.endpoints
+             if _is_dcache_part(e.distinct("GLUE2EndpointImplementationName"), s)]
+    # dCache's manager carries the PoolManager's release (what GLUE 1.3 publishes),
+    # which can lag or lead the doors' in a rolling upgrade.
+    parts += [(GLUE2_MANAGER, m, "GLUE2ManagerProductVersion", "manager", "GLUE2ManagerID")
+              for s in services for m in s.managers
+              if _is_dcache_part(m.distinct("GLUE2ManagerProductName"), s)]
+    seen: set[tuple[str, str]] = set()
+    for source, entry, attribute, what, id_attribute in parts:
+        texts = entry.distinct(attribute)
+        ident = " / ".join(entry.distinct(id_attribute)) or entry.dn
         if not texts:
-            notes.append(f"{name}: {GLUE2} endpoint {ident} publishes no GLUE2EndpointImplementationVersion")
+            notes.append(f"{name}: {GLUE2} {what} {ident} publishes no {attribute}")
             continue
         for text in texts:
-            notes.append(f"{name}: {GLUE2} endpoint {ident} GLUE2EndpointImplementationVersion {text!r}")
-            if text.strip() not in seen:
-                seen.add(text.strip())
-                candidates.append((GLUE2, text))
+            notes.append(f"{name}: {GLUE2} {what} {ident} {attribute} {text!r}")
+            if (source, text.strip()) not in seen:
+                seen.add((source, text.strip()))
+                candidates.append((source, text))
         if len(texts) > 1:
-            repeated.append(f"{GLUE2} endpoint {ident} repeats the single-valued "
-                            "GLUE2EndpointImplementationVersion")
+            repeated.append(f"{GLUE2} {what} {ident} repeats the single-valued {attribute}")
     if implementation is not None and implementation.strip().lower() != "dcache":
         versions = glue1.distinct("GlueSEImplementationVersion") if glue1 is not None else ()
         notes = [f"{name}: runs {implementation}{' ' + ', '.join(versions) if versions else ''}, not dCache"]
     looked_for = ("GlueSEImplementationVersion (GLUE 1.3)" if glue1 is not None else "")
     if services:
-        looked_for += (" or " if looked_for else "") + "GLUE2EndpointImplementationVersion (GLUE 2)"
+        looked_for += ((" or " if looked_for else "")
+                       + "GLUE2EndpointImplementationVersion or GLUE2ManagerProductVersion (GLUE 2)")
     elif glue1 is not None:
         looked_for += " and has no GLUE 2 service"
     missing = f"{name} publishes no dCache version: no {looked_for}"
