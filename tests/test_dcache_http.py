@@ -96,6 +96,18 @@ ROUTES = {
     "/info/deep": Response(body='{"a":' * 50000 + "1" + "}" * 50000),
     "/info/garbage": Response(content_type=XML, body=info_xml({("d", "PoolManager"): "1.9.5-19 beta"})),
     "/info/drip": Response(content_type=XML, body=info_xml({("d", "c"): "1.9.5-19"}), drip=0.2),
+    # 1.9.x cells built on the plain cell base class report "cells"; a CellInfo
+    # without a version "Unknown"; a jar without a manifest version "undefined".
+    "/info/placeholders": Response(content_type=XML, body=info_xml({
+        ("dCacheDomain", "PoolManager"): "production-1.9.5-23", ("dCacheDomain", "RoutingMgr"): "cells",
+        ("dCacheDomain", "lm"): "cells", ("gridftpDomain", "GFTP-door"): "production-1.9.5-23",
+        ("gridftpDomain", "System"): "Unknown"})),
+    "/info/placeholders-snapshot": Response(content_type=XML, body=info_xml({
+        ("dCacheDomain", "PoolManager"): "2.6.0-SNAPSHOT", ("dCacheDomain", "RoutingMgr"): "cells"})),
+    "/info/placeholders-json": Response(body=info_json({
+        ("dCacheDomain", "PoolManager"): "1.9.5-21", ("dCacheDomain", "topo"): "undefined"})),
+    "/info/placeholders-only": Response(content_type=XML, body=info_xml({
+        ("dCacheDomain", "RoutingMgr"): "cells", ("dCacheDomain", "lm"): "Unknown"})),
 }
 
 
@@ -187,6 +199,16 @@ def test_example_srr_files() -> None:
     ("/info/garbage", Compliance.UNKNOWN,
      "127.0.0.1: unparseable dCache version '1.9.5-19 beta' in info service (PoolManager@d)"),
     ("/info/missing", Compliance.UNKNOWN, "{url}: HTTP 404 Not Found"),
+    # Placeholder releases are no version: left out (were UNKNOWN "unparseable dCache version 'cells'").
+    ("/info/placeholders", Compliance.COMPLIANT,
+     "127.0.0.1 runs dCache 1.9.5-23 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("/info/placeholders-snapshot", Compliance.OVERDUE,
+     "127.0.0.1 runs dCache 2.6.0-SNAPSHOT, a pre-release (development build), not a release"),
+    ("/info/placeholders-json", Compliance.COMPLIANT,
+     "127.0.0.1 runs dCache 1.9.5-21 (golden series 1.9.5, supported until 2012-05-07)"),
+    ("/info/placeholders-only", Compliance.UNKNOWN,
+     "{url}: no cell of the dCache info service answer reports its release (only 'cells', 'Unknown', "
+     "which cells report when they do not know it)"),
 ])
 def test_info_service(server: RunningServer, path: str, compliance: Compliance, message: str) -> None:
     result = run(server, "info", path)

@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 
 SOURCE = "info service"
 
+#: Releases a cell reports when it does not know its own: dCache's cell base class
+#: says "cells" when the cells jar has no specification version (1.9.x, 2.x), a
+#: CellInfo without a version says "Unknown", and a jar without an
+#: Implementation-Version gives "undefined" (dCache sources: CellAdapter,
+#: CellVersion, org.dcache.util.Version). They say nothing about the release.
+PLACEHOLDERS = frozenset({"cells", "unknown", "undefined"})
+
 #: What to ask the info service for; it can answer XML (all versions) or JSON (2.x+).
 ACCEPT = "application/xml, text/xml;q=0.9, application/json;q=0.8"
 
@@ -46,6 +53,9 @@ _XML_CHUNK = 1024 * 1024
 def releases(content_type: str, body: bytes, where: str,
              deadline: Deadline | None = None) -> list[tuple[str, str]]:
     """(source, release) per distinct release in an info service answer.
+
+    Cells reporting a placeholder (:data:`PLACEHOLDERS`) are left out; an answer
+    with nothing else is a SourceError.
 
     ``source`` says which cells report it, e.g. "info service (PoolManager@dCacheDomain)"
     or "info service (12 cells)". Raises SourceError naming ``where`` for an
@@ -65,7 +75,13 @@ def releases(content_type: str, body: bytes, where: str,
     if not found:
         raise SourceError(f"{where}: no version/release in the dCache info service answer "
                           "(expected domains/<domain>/cells/<cell>/version/release)")
-    return _group(found)
+    known = [(cell, release) for cell, release in found if release.strip().lower() not in PLACEHOLDERS]
+    if not known:
+        # Evidence rule: placeholders are no version at all, so nothing can be judged.
+        shown = ", ".join(repr(r) for r in dict.fromkeys(r.strip() for _, r in found))
+        raise SourceError(f"{where}: no cell of the dCache info service answer reports its release "
+                          f"(only {shown}, which cells report when they do not know it)")
+    return _group(known)
 
 
 def _group(found: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -179,3 +179,67 @@ def test_saved_copies_are_read_as_regular_files_only(tmp_path: Path, option: str
         handle.truncate(4 * 1024 ** 3)
     result = probe(option, str(huge), "--se", "srm.example.org")
     assert_unknown(result, f"{huge}: {what} is larger than the")
+
+
+# --- placeholder releases and GLUE 2 managers (held-back audit) ------------------------
+
+
+def _info_cells(cells: list[tuple[str, str]]) -> str:
+    body = "".join(f'<cell name="{name}"><version><metric name="release" type="string">{release}'
+                   "</metric></version></cell>" for name, release in cells)
+    return f'<dCache xmlns="{INFO_NS}"><domains><domain name="d"><cells>{body}</cells></domain></domains></dCache>'
+
+
+def test_info_flood_of_placeholder_cells(tmp_path: Path) -> None:
+    # 200 000 cells that do not know their release: one short line, not one per cell.
+    saved = tmp_path / "info.xml"
+    saved.write_text(_info_cells([(f"c{n}", "cells" if n % 2 else "Unknown") for n in range(200000)]),
+                     encoding="utf-8")
+    result = probe("--info", str(saved), "--se", "srm.example.org")
+    assert_unknown(result, f"{saved}: no cell of the dCache info service answer reports its release")
+    assert ("reports its release (only 'Unknown', 'cells', which cells report when they do not know it) "
+            "(deadline 2010-06-30, 22 days left)") in result.stdout.splitlines()[1]
+    assert len(result.stdout.splitlines()) == 2 and len(status(result)) < 400
+
+
+def test_info_placeholder_lookalikes_are_not_placeholders(tmp_path: Path) -> None:
+    # Only the exact placeholders are left out: "cells" with 100 000 more characters is unparseable, shown short.
+    saved = tmp_path / "info.xml"
+    saved.write_text(_info_cells([("PoolManager", "1.9.5-22"), ("RoutingMgr", "cells-" + "x" * 100000)]),
+                     encoding="utf-8")
+    result = probe("--info", str(saved), "--se", "srm.example.org")
+    assert_unknown(result, "srm.example.org: unparseable dCache version 'cells-xxx")
+    assert len(status(result)) < 600
+
+
+def _manager_dump(version_line: str, managers: int = 1) -> str:
+    service = "glue:srm.example.org/data"
+    base = f"GLUE2ServiceID={service},GLUE2GroupID=resource,o=glue"
+    records = [f"dn: {base}\nobjectClass: GLUE2Service\nobjectClass: GLUE2StorageService\n"
+               f"GLUE2ServiceID: {service}\nGLUE2ServiceType: org.dcache.storage\n"
+               "GLUE2ServiceAdminDomainForeignKey: T1"]
+    for n in range(managers):
+        records.append(f"dn: GLUE2ManagerID={service}/m/{n},{base}\nobjectClass: GLUE2StorageManager\n"
+                       f"objectClass: GLUE2Manager\nGLUE2ManagerID: {service}/m/{n}\n"
+                       f"GLUE2ManagerProductName: dCache\nGLUE2ManagerServiceForeignKey: {service}\n{version_line}")
+    return "\n\n".join(records) + "\n"
+
+
+def test_manager_version_with_escapes_and_a_megabyte(tmp_path: Path) -> None:
+    import base64
+
+    dump = tmp_path / "bdii.ldif"
+    value = base64.b64encode(b"\x1b]0;owned\x07" + b"9" * (1024 * 1024)).decode()
+    dump.write_text(_manager_dump(f"GLUE2ManagerProductVersion:: {value}"), encoding="utf-8")
+    result = probe("--bdii", str(dump), "--se", "srm.example.org")
+    assert_unknown(result, "srm.example.org: unparseable dCache version '?]0")
+    assert "version '?]0;owned?999" in result.stdout.splitlines()[1]
+    assert "in GLUE 2 manager" in status(result) and len(status(result)) < 600
+
+
+def test_twenty_thousand_managers_for_one_service(tmp_path: Path) -> None:
+    dump = tmp_path / "bdii.ldif"
+    dump.write_text(_manager_dump("GLUE2ManagerProductVersion: 1.9.5-22", managers=20000), encoding="utf-8")
+    result = probe("--bdii", str(dump), "--se", "srm.example.org")
+    assert_clean(result, 0, within=BOUND)
+    assert "srm.example.org runs dCache 1.9.5-22" in status(result)
