@@ -55,6 +55,23 @@ def test_http_status_header_json(tmp_path: Path) -> None:
     assert code == 3 and "127.0.0.1" in out  # nothing listening: UNKNOWN, not a failure
 
 
+@pytest.mark.parametrize("body", [
+    '{"storageservice": {"implementationversion": null}}',
+    '{"storageservice": {"implementationversion": [null, null]}}',
+    '{"storageservice": {"implementationversion": []}}',
+    '{"storageservice": {}}',
+], ids=["null", "list-of-nulls", "empty-list", "absent"])
+def test_http_json_null_is_no_value(tmp_path: Path, body: str) -> None:
+    # Was COMPLIANT for null: it was read as the string "null", which matches ".*".
+    with running_https({"/srr": Response(body=body)}) as server:
+        expect = "{url: 'https://{host}:%d/srr', json: {storageservice.implementationversion: {matches: '.*'}}}"
+        rules = rules_file(tmp_path, "http", expect % server.port)
+        code, out = probe(["--check", "http", "--as-of", "2026-12-01", "--capath", server.ca_file, "-H", "127.0.0.1",
+                           "--milestones", str(rules)])
+    assert code == 2, out
+    assert f"https://127.0.0.1:{server.port}/srr has no JSON storageservice.implementationversion" in out
+
+
 HOSTS = "192.0.2.1 dual.example.org\n2001:db8::1 dual.example.org\n192.0.2.2 v4only.example.org\n"
 
 
