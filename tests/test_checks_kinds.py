@@ -60,7 +60,8 @@ def test_http_status_header_json(tmp_path: Path) -> None:
     '{"storageservice": {"implementationversion": [null, null]}}',
     '{"storageservice": {"implementationversion": []}}',
     '{"storageservice": {}}',
-], ids=["null", "list-of-nulls", "empty-list", "absent"])
+    '{"storageservice": {"implementationversion": "  "}}',
+], ids=["null", "list-of-nulls", "empty-list", "absent", "blank"])
 def test_http_json_null_is_no_value(tmp_path: Path, body: str) -> None:
     # Was COMPLIANT for null: it was read as the string "null", which matches ".*".
     with running_https({"/srr": Response(body=body)}) as server:
@@ -70,6 +71,20 @@ def test_http_json_null_is_no_value(tmp_path: Path, body: str) -> None:
                            "--milestones", str(rules)])
     assert code == 2, out
     assert f"https://127.0.0.1:{server.port}/srr has no JSON storageservice.implementationversion" in out
+
+
+@pytest.mark.parametrize("value", [None, "", " ", [], [None, ""]], ids=["null", "empty", "blank", "[]", "[null,'']"])
+def test_srr_blank_or_null_field_is_missing(tmp_path: Path, value: object) -> None:
+    # Was COMPLIANT for "" and " ": a blank string met matches: '.*'.
+    document = {"storageservice": {"name": "se", "implementationversion": value}}
+    srr = tmp_path / "srr.json"
+    srr.write_text(json.dumps(document), encoding="utf-8")
+    base = ["--check", "srr", "--as-of", "2026-12-01", "--site", "S", "--srr", str(srr)]
+    for missing, code_wanted in (("fail", 2), ("unknown", 3)):
+        expect = "{object: service, require: {implementationversion: {matches: '.*'}}, missing: %s}" % missing
+        code, out = probe([*base, "--milestones", str(rules_file(tmp_path, "srr", expect))])
+        assert code == code_wanted, out
+        assert "se has no implementationversion" in out
 
 
 HOSTS = "192.0.2.1 dual.example.org\n2001:db8::1 dual.example.org\n192.0.2.2 v4only.example.org\n"

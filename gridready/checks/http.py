@@ -25,7 +25,7 @@ number indexes a list; a list of values at the end of a path is each value.
 Evidence rule: an endpoint that cannot be reached (refused, DNS, TLS
 failure, timeout) is UNKNOWN with the reason; a reply with another status, a
 header or JSON value that does not meet the requirement, a missing header or
-path (a JSON ``null`` counts as missing), or a body that is not JSON when
+path (a JSON ``null`` or blank string counts as missing), or a body that is not JSON when
 ``json`` is asked for *fails*, naming the URL. A site with no hosts for a ``{host}`` template is UNKNOWN.
 """
 
@@ -114,8 +114,8 @@ def _get(url: str, request: Request, deadline: Deadline) -> Reply:
 def json_values(document: Any, path: str) -> tuple[str, ...] | None:
     """Values at dotted ``path`` in ``document`` as strings; None when the path is absent.
 
-    A JSON ``null`` is no value (as an absent field in the srr check), so a
-    requirement such as ``matches: ".*"`` is never met by it."""
+    A JSON ``null`` or a blank string is no value (as an absent field in the
+    srr check), so a requirement such as ``matches: ".*"`` is never met by it."""
     node = document
     for part in path.split("."):
         if isinstance(node, Mapping) and part in node:
@@ -126,7 +126,7 @@ def json_values(document: Any, path: str) -> tuple[str, ...] | None:
             return None
     items = node if isinstance(node, list) else [node]
     return tuple("true" if v is True else "false" if v is False else str(v)
-                 for v in items if isinstance(v, (str, int, float)))
+                 for v in items if isinstance(v, (str, int, float)) and not (isinstance(v, str) and not v.strip()))
 
 
 class HttpCheck:

@@ -20,7 +20,7 @@ Requirements are the glue check's (``equals``, ``one_of``, ``matches``,
 ``version_at_least``; a scalar means ``equals``), met when any value of the
 field meets them. A field holding a list (``assignedshares``, ``vos``,
 ``capabilities``) has each element as a value; booleans read ``true``/``false``;
-objects are not values. Field names compare case-insensitively.
+objects, null and blank strings are not values. Field names compare case-insensitively.
 
 Evidence rule: a document without the selected list (no ``storageendpoints``
 key at all) says nothing and is UNKNOWN; an empty selection is UNKNOWN unless
@@ -61,8 +61,9 @@ def values_of(record: Mapping[str, Any], field: str) -> tuple[str, ...]:
     for name, value in record.items():
         if str(name).casefold() == key:
             items = value if isinstance(value, list) else [value]
+            # A blank string is no value, as null is: it must not meet ``matches: ".*"``.
             return tuple("true" if v is True else "false" if v is False else str(v)
-                         for v in items if isinstance(v, (str, int, float)))
+                         for v in items if isinstance(v, (str, int, float)) and not (isinstance(v, str) and not v.strip()))
     return ()
 
 
