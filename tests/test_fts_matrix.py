@@ -315,3 +315,45 @@ def test_inventory_storage_as_url_places_fts_se_names() -> None:
     found = storage_site("root://srmcms.pic.es:1094", inventory)
     assert found is not None and found.name == "pic"
     assert resolve("srm://other.example.org") == "srm://other.example.org"
+
+
+def _pic_ral_without(tmp_path: Path, pattern: str, replacement: str = "") -> Path:
+    """RAL's dump with lines of the PIC-RAL block rewritten (removed by default)."""
+    import re
+    blocks = (EXAMPLES / "RAL-LCG2.txt").read_text(encoding="utf-8").split("\n\n")
+    out = [re.sub(pattern, replacement, b) if "Channel: PIC-RAL\n" in b else b for b in blocks]
+    return write(tmp_path / "ral.txt", "\n\n".join(out))
+
+
+@pytest.mark.parametrize("pattern, replacement, what", [
+    (r"State: .*\n", "", "State"),
+    (r"State: .*", "State:", "State"),
+    (r"Contact: .*\n", "", "Contact"),
+    (r"Number of files: .*\n", "", "Number of files/streams"),
+    (r"(Number of VO shares|VO ').*\n?", "", "VO shares"),
+], ids=["state", "state-empty", "contact", "files", "shares"])
+def test_a_field_the_listing_lacks_is_unknown_not_a_failure(tmp_path: Path, pattern: str, replacement: str,
+                                                            what: str) -> None:
+    # Before: a channel block without the line was judged as failing it (OVERDUE): evidence not collected.
+    compliance, message, perf = _run("RAL-LCG2", _pic_ral_without(tmp_path, pattern, replacement), "2010-06-08")
+    assert (compliance, message) == (Compliance.UNKNOWN,
+                                     f"channel PIC-RAL (pic -> RAL-LCG2): no readable {what} line in the listing")
+    assert perf["channels_missing"] == 0  # the channel is there; only the line is not
+
+
+@pytest.mark.parametrize("pattern, replacement, message", [
+    (r"Contact: .*", "Contact: (null)", "channel PIC-RAL (pic -> RAL-LCG2) has no contact ((null))"),
+    (r"(Number of VO shares: )\d+\n(VO '.*\n?)+", r"\g<1>0\n", "channel PIC-RAL (pic -> RAL-LCG2) has no VO shares"),
+    (r"State: .*", "State: Paused", "channel PIC-RAL (pic -> RAL-LCG2) in unknown state 'Paused'"),
+], ids=["contact-null", "zero-shares", "odd-state"])
+def test_a_field_listed_as_unset_still_fails(tmp_path: Path, pattern: str, replacement: str, message: str) -> None:
+    listing = _pic_ral_without(tmp_path, pattern, replacement)
+    assert _run("RAL-LCG2", listing, "2010-06-08")[:2] == (Compliance.OVERDUE, message)
+
+
+def test_a_missing_field_does_not_hide_another_channels_failure(tmp_path: Path) -> None:
+    text = _pic_ral_without(tmp_path, r"Contact: .*\n").read_text(encoding="utf-8")
+    listing = write(tmp_path / "ral2.txt", text.replace("Channel: BNL-RAL\nBetween: BNL-ATLAS and RAL-LCG2\n"
+                                                        "State: Active", "Channel: BNL-RAL\nBetween: BNL-ATLAS and "
+                                                        "RAL-LCG2\nState: Stopped"))
+    assert _run("RAL-LCG2", listing, "2010-06-08")[:2] == (Compliance.OVERDUE, "channel BNL-RAL (BNL-ATLAS -> RAL-LCG2) is Stopped")

@@ -8,7 +8,9 @@ works out from the inventory which site pairs the site's FTS must serve
 FTS 2 has channels: each required pair needs a channel (Active OK,
 Drain/Inactive WARNING, Stopped/Halted CRITICAL, Archived = missing), with
 streams and files within range, a share above 0 for every listed VO, a
-contact. FTS3 has no channels: a pair is served unless the configuration
+contact. A field the block does not list at all (no line, or none readable)
+was not collected: UNKNOWN, not a failure; one printed as ``(null)`` or
+``Number of VO shares: 0`` is unset, a failure. FTS3 has no channels: a pair is served unless the configuration
 stops it (gridready.fts.serving: a zero ``max_active`` link or SE setting,
 a banned SE); the links that apply need ``min_active <= max_active`` and
 streams in range, and the optimizer must be on. A pair that cannot be
@@ -301,8 +303,24 @@ def _in_range(what: str, value: int | None, bounds: tuple[int, int] | None, subj
     return None
 
 
-def _channel_findings(channel: Channel, need: RequiredChannel | None, rules: Rules) -> list[Finding]:
+def _unlisted(channel: Channel, label: str, rules: Rules) -> list[str]:
+    """What a rule needs that the channel's block does not list (no line, or none readable)."""
+    missing = []
+    if channel.state is None:
+        missing.append("State")
+    if rules.contact and "contact" not in channel.fields:
+        missing.append("Contact")
+    if (rules.files and channel.files is None) or (rules.streams and channel.streams is None):
+        missing.append("Number of files/streams")
+    if (rules.vo_shares or rules.vos) and not channel.vo_shares and channel.declared_shares != 0:
+        missing.append("VO shares")
+    return [f"{label}: no readable {what} line in the listing" for what in missing]
+
+
+def _channel_findings(channel: Channel, need: RequiredChannel | None, rules: Rules) -> tuple[list[Finding], list[str]]:
+    """The channel's failures, and what could not be judged because the listing lacks it."""
     label = f"channel {channel.name} ({need.pair if need else channel.pair})"
+    unknown = _unlisted(channel, label, rules)
     findings: list[Finding] = []
     rank = state_rank(channel.state)
     note = next((v for k, v in channel.extended.items() if k.casefold() == "message"), "")
@@ -314,17 +332,19 @@ def _channel_findings(channel: Channel, need: RequiredChannel | None, rules: Rul
     elif rank == _DOWN:
         findings.append(Finding(False, f"{label} is {channel.state}{note}",
                                 f"restart channel {channel.name}: set it Active"))
-    elif rank == _UNKNOWN:
-        what = f"in unknown state '{channel.state}'" if channel.state else "without a readable State line"
-        findings.append(Finding(False, f"{label} {what}", f"set channel {channel.name} Active"))
-    if rules.contact and not channel.contact:
+    elif rank == _UNKNOWN and channel.state:
+        findings.append(Finding(False, f"{label} in unknown state '{channel.state}'",
+                                f"set channel {channel.name} Active"))
+    if rules.contact and not channel.contact and "contact" in channel.fields:
         findings.append(Finding(False, f"{label} has no contact ((null))",
                                 f"set a contact e-mail address on channel {channel.name}"))
-    for found in (_in_range("files", channel.files, rules.files, label, "the number of files"),
-                  _in_range("streams", channel.streams, rules.streams, label, "the streams")):
+    for what, value, bounds, setting in (("files", channel.files, rules.files, "the number of files"),
+                                         ("streams", channel.streams, rules.streams, "the streams")):
+        found = _in_range(what, value, bounds, label, setting) if value is not None else None
         if found is not None:
             findings.append(found)
-    if rules.vo_shares:
+    shares_listed = bool(channel.vo_shares) or channel.declared_shares == 0
+    if rules.vo_shares and shares_listed:
         if not channel.vo_shares:
             findings.append(Finding(False, f"{label} has no VO shares",
                                     f"give each VO using channel {channel.name} a share above 0"))
@@ -333,16 +353,17 @@ def _channel_findings(channel: Channel, need: RequiredChannel | None, rules: Rul
                 findings.append(Finding(False, f"{label}: VO '{share.vo}' share is 0",
                                         f"give VO {share.vo} a share above 0 on channel {channel.name} "
                                         "(or remove it from the channel)"))
-    for vo in rules.vos:
+    for vo in rules.vos if shares_listed else ():
         if not any(s.vo.casefold() == vo.casefold() and s.share > 0 for s in channel.vo_shares):
             findings.append(Finding(False, f"{label}: no share for VO '{vo}'",
                                     f"give VO {vo} a share above 0 on channel {channel.name}"))
-    return findings
+    return findings, unknown
 
 
 def _assess_fts2(data: FtsData, rules: Rules) -> Assessment:
     assert data.listing is not None
     findings: list[Finding] = []
+    unknowns: list[str] = []
     active = 0
     if rules.matrix:
         checked: list[tuple[Channel, RequiredChannel | None]] = []
@@ -357,14 +378,16 @@ def _assess_fts2(data: FtsData, rules: Rules) -> Assessment:
     else:
         checked = [(c, None) for c in data.listing.channels if state_rank(c.state) != _ARCHIVED]
     for channel, pair in checked:
-        own = _channel_findings(channel, pair, rules)
+        own, unlisted = _channel_findings(channel, pair, rules)
         findings.extend(own)
-        active += not own
+        unknowns.extend(unlisted)
+        active += not own and not unlisted
     unread = len(data.listing.problems)
     tail = f"; {unread} unreadable line{'s' if unread != 1 else ''} skipped (see -vv)" if unread else ""
     scope = f"{len(data.required)} required" if rules.matrix else f"{len(checked)}"
     summary = f"{active}/{scope} channels Active and configured{tail}"
-    unknown = ""
+    # A field the listing lacks was not collected: the milestone is UNKNOWN, unless something fails.
+    unknown = "; ".join(unknowns)
     if not checked and not findings:
         # Only Archived channels: nothing was judged, which is no pass.
         unknown = (f"{data.server}: no channel to judge ({len(data.listing.channels)} listed, "

@@ -68,6 +68,9 @@ class Channel:
     vo_shares: tuple[VOShare, ...] = ()
     #: The ``-x`` extended fields (and any other ``Key: value`` line), as printed.
     extended: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The lower-case keys of the lines the block had (``contact``, ``number of vo shares``...):
+    #: a field printed as ``(null)`` is unset, a field with no line was not listed at all.
+    fields: frozenset[str] = frozenset()
 
     @property
     def pair(self) -> str:
@@ -102,7 +105,7 @@ class _Block:
             nominal_throughput=_opt_int(v, "nominal_throughput"), files=_opt_int(v, "files"),
             streams=_opt_int(v, "streams"), tcp_buffer_size=_opt(v, "tcp_buffer_size"),
             declared_shares=_opt_int(v, "declared_shares"), vo_shares=tuple(self.shares),
-            extended=MappingProxyType(dict(self.extended)))
+            extended=MappingProxyType(dict(self.extended)), fields=frozenset(self.seen))
 
 
 def _opt(values: Mapping[str, object], key: str) -> str | None:
