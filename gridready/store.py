@@ -311,6 +311,8 @@ class Store:
         try:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not memory and not readonly:
+                # Before WAL mode or any table is written: someone else's database stays as it was.
+                self._check_ours(create)
                 self._wal()
                 self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -387,17 +389,38 @@ class Store:
             return
         self._db.execute(_BACKFILL_LATEST)
 
-    def _check_schema(self) -> None:
+    def _check_ours(self, create: bool) -> None:
+        """StoreError unless the file is a gridready history of STORE_SCHEMA, or empty (a new
+        database) when ``create``: a writer must not add its tables, or WAL mode, to another
+        application's SQLite file, to a history written by a newer gridready or, for ``prune``
+        (create=False), to an empty file."""
+        tables = [r[0] for r in self._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4")]
+        if tables or not create:
+            self._check_schema(tables)
+
+    def _check_schema(self, tables: Sequence[str] = ()) -> None:
         try:
             row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise       # could not read at all: the caller names why
             row = None
-        if row is None or row[0] != STORE_SCHEMA:
-            found = row[0] if row else "no gridready schema"
-            raise StoreError(f"{self.path}: not a gridready history database ({found}; "
-                             f"expected {STORE_SCHEMA})")
+        if row is not None and row[0] == STORE_SCHEMA:
+            return
+        found = row[0] if row else None
+        if isinstance(found, str) and found.startswith("gridready.store/"):
+            version = found[:40].rpartition("/")[2]     # cut: int() refuses thousands of digits
+            by = "a newer" if version.isdigit() and int(version) > int(STORE_SCHEMA.rpartition("/")[2]) \
+                else "another"
+            raise StoreError(f"{self.path}: a history database of schema {found[:40]}, written by {by} "
+                             f"gridready; this version reads {STORE_SCHEMA} only (left unchanged)")
+        if found is None and tables:
+            listed = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            raise StoreError(f"{self.path}: not a gridready history database (an SQLite database with other "
+                             f"tables: {listed}; left unchanged)")
+        raise StoreError(f"{self.path}: not a gridready history database ({found or 'no gridready schema'}; "
+                         f"expected {STORE_SCHEMA})")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

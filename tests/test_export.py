@@ -78,6 +78,20 @@ def test_export_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert rest == "" and "siteName: RAL-LCG2\n" in only and "voName: cms\n" in only
 
 
+@pytest.mark.parametrize("vo, why", [("", "empty VO name"), (" ", "empty VO name"),
+                                     ("cms\nvoName: atlas", "a VO name is one line of printable characters")])
+def test_an_empty_or_multi_line_vo_is_an_argument_error(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        vo: str, why: str) -> None:
+    # Bug: --vo '' exported every message with an empty "voName: " line.
+    db = str(tmp_path / "h.db")
+    ingest(tmp_path, db, probe_result("pic", "xrootd", "srm.pic.es:1094", "2010-06-01T10:00:00Z",
+                                      ("xroot", "COMPLIANT", "ok", 10)))
+    capsys.readouterr()
+    assert main(["export", "--db", db, "--vo", vo]) == 3
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"gridready export: argument --vo: {why} (see gridready export --help)\n")
+
+
 def test_export_without_a_database_is_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", "--db", str(tmp_path / "none.db")]) == 3
     assert capsys.readouterr().err == f"gridready: {tmp_path / 'none.db'}: no such history database (--db)\n"

@@ -67,3 +67,24 @@ def test_reports_after_the_cut_are_unchanged(tmp_path: Path, capsys: pytest.Capt
     assert main(["prune", "--db", db, "--before", "2010-06-05"]) == 0
     assert "0 results and 0 milestone outcomes" in capsys.readouterr().out
     assert reports(capsys, db, rules, inventory) == before
+
+
+def test_a_before_date_after_tomorrow_is_refused_and_deletes_nothing(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    # Bug: --before 2999-01-01 (a typo for 2009) deleted every result but the latest per site and milestone.
+    from datetime import datetime, timedelta, timezone
+
+    db = str(tmp_path / "h.db")
+    ingest(tmp_path, db, *(probe_result("RAL-LCG2", "xrootd", "a:1094", f"2010-06-0{d}T10:00:00Z",
+                                        ("xroot", "PENDING", "root", 100)) for d in (1, 2)))
+    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=1)
+    for too_late in ("2999-01-01", str(tomorrow + timedelta(days=1))):
+        capsys.readouterr()
+        assert main(["prune", "--db", db, "--before", too_late]) == 3
+        err = capsys.readouterr().err
+        assert err == (f"gridready: --before {too_late} is in the future: nothing is checked after today, UTC "
+                       f"(--before {tomorrow} already keeps only the latest result per site, milestone and "
+                       "target)\n")
+        assert sqlite3.connect(db).execute("SELECT count(*) FROM results").fetchone()[0] == 2
+    assert main(["prune", "--db", db, "--before", str(tomorrow)]) == 0
+    assert sqlite3.connect(db).execute("SELECT count(*) FROM results").fetchone()[0] == 1

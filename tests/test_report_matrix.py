@@ -135,3 +135,56 @@ def test_changes_are_classified() -> None:
 def test_report_rows_are_tier_0_and_1_by_tier_then_name() -> None:
     sites = [Site("pic", 1), Site("T2-SITE", 2), Site("RAL-LCG2", 1), Site("CERN-PROD", 0), Site("BNL-ATLAS", 1)]
     assert [s.name for s in report_sites(sites)] == ["CERN-PROD", "BNL-ATLAS", "pic", "RAL-LCG2"]
+
+
+# --- scope or tier changed after the check ----------------------------------------------------------------
+
+def _scope_message(site: str, tier: int) -> str:
+    """What a probe stores for a milestone whose scope left the site out (compliance.evaluate's own words)."""
+    from gridready.compliance import evaluate
+    return evaluate(FTS, site, tier, None, date(2010, 6, 8)).message
+
+
+def test_a_site_out_of_scope_when_checked_is_unknown_once_in_scope() -> None:
+    # Bug: a probe run while CERN (tier 0) was outside the FTS milestone stored NOT_APPLICABLE
+    # "out of scope"; after the scope was widened to tier 0 the report still said NOT_APPLICABLE.
+    wider = Rules(milestones=(Milestone(id="fts", title="FTS channels", source="GDB 2010-02",
+                                        deadline=date(2010, 3, 31), check="fts_channels", warn_days=30,
+                                        scope=Scope(tiers=(0, 1))),))
+    message = _scope_message("CERN-PROD", 0)
+    assert message == "site CERN-PROD (tier 0) is out of scope"
+    cell = build_matrix([CERN], wider, [rec("CERN-PROD", "fts", Outcome.NOT_APPLICABLE, message)],
+                        date(2010, 6, 8)).cell("CERN-PROD", "fts")
+    assert cell is not None and cell.compliance is Compliance.UNKNOWN
+    assert cell.message == ("not checked since the site came into scope (the result of 2010-04-12T10:00:00Z "
+                            "says: site CERN-PROD (tier 0) is out of scope)")
+    assert cell.checked_at == datetime(2010, 4, 12, 10, tzinfo=timezone.utc)
+
+
+def test_a_site_promoted_to_tier_1_after_its_check_is_unknown() -> None:
+    # Sibling: the scope is the same, the site's tier in the inventory changed (2 -> 1).
+    records = [rec("pic", "fts", Outcome.NOT_APPLICABLE, _scope_message("pic", 2))]
+    assert word(PIC, records, "2010-06-08", mid="fts") == "UNKNOWN"
+
+
+def test_the_checks_own_not_applicable_stays_not_applicable() -> None:
+    # Only the scope's words mean "not checked"; a check that found nothing to judge is a finding.
+    assert word(PIC, [rec("pic", "fts", Outcome.NOT_APPLICABLE, "site has no FTS server")], "2010-06-08",
+                mid="fts") == "NOT_APPLICABLE"
+    assert word(PIC, [rec("pic", "fts", Outcome.NOT_APPLICABLE, "the site is out of scope of FTS 2")],
+                "2010-06-08", mid="fts") == "NOT_APPLICABLE"
+
+
+@pytest.mark.parametrize("other, expected", [(Outcome.PASS, "COMPLIANT"), (Outcome.FAIL, "OVERDUE 69")])
+def test_a_target_seen_only_out_of_scope_does_not_mask_one_checked_since(other: Outcome, expected: str) -> None:
+    records = [rec("pic", "fts", Outcome.NOT_APPLICABLE, _scope_message("pic", 2), host="wn1", when="2010-04-01"),
+               rec("pic", "fts", other, "checked", host="wn2", when="2010-05-01")]
+    assert word(PIC, records, "2010-06-08", mid="fts") == expected
+
+
+def test_out_of_scope_now_is_not_applicable_whatever_was_stored() -> None:
+    # Scope narrowed after a failing result: the current rules decide.
+    narrowed = Rules(milestones=(Milestone(id="fts", title="FTS channels", source="GDB 2010-02",
+                                           deadline=date(2010, 3, 31), check="fts_channels", warn_days=30,
+                                           scope=Scope(tiers=(1,), exclude=("pic",))),))
+    assert word(PIC, [rec("pic", "fts", Outcome.FAIL)], "2010-06-08", narrowed, "fts") == "NOT_APPLICABLE"

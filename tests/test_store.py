@@ -138,7 +138,8 @@ def test_bad_database_files_name_the_file(tmp_path: Path) -> None:
         Store(junk)
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
-    with pytest.raises(StoreError, match=r"other.db: not a gridready history database \(no gridready schema"):
+    with pytest.raises(StoreError, match=r"other.db: not a gridready history database \(an SQLite database "
+                                         r"with other tables: t; left unchanged\)"):
         Store(other, create=False)
     with pytest.raises(StoreError, match="missing.db: no such history database"):
         Store(tmp_path / "missing.db", create=False)
@@ -571,3 +572,54 @@ def test_intact_row_is_not_flagged(tmp_path: Path, capsys: pytest.CaptureFixture
         rows = store.latest()
         assert store.corrupt == set()
     assert rows[0].outcome.outcome is Outcome.PASS and capsys.readouterr().err == ""
+
+
+# --- a writer leaves a database that is not its own as it was ----------------------------------------------
+
+def _files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.parent.iterdir()) if p.name.startswith(path.name)}
+
+
+def test_a_writer_refuses_another_applications_database_and_leaves_it_unchanged(tmp_path: Path) -> None:
+    # Bug: `gridready ingest --db their.db` added gridready's tables (and WAL mode) to any SQLite file.
+    other = tmp_path / "their.db"
+    con = sqlite3.connect(other)
+    con.executescript("CREATE TABLE accounts (x); CREATE TABLE b (y); CREATE TABLE c (z); CREATE TABLE d (w);"
+                      "INSERT INTO accounts VALUES (1);")
+    con.close()
+    before = _files(other)
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"their.db: not a gridready history database \(an SQLite database "
+                                             r"with other tables: accounts, b, c, \.\.\.; left unchanged\)"):
+            Store(other, create=create)
+    assert _files(other) == before        # no table, no WAL header, no -wal/-shm file
+
+
+@pytest.mark.parametrize("schema, by", [("gridready.store/2", "a newer"), ("gridready.store/0", "another"),
+                                        ("gridready.store/" + "9" * 5000, "a newer")],
+                         ids=["newer", "older", "5000-digit-version"])
+def test_a_history_of_another_schema_is_refused_unchanged_for_reading_and_writing(
+        tmp_path: Path, schema: str, by: str) -> None:
+    db = tmp_path / "h.db"
+    Store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
+    con.execute("DROP INDEX results_by_time")           # a newer layout: must not be put back
+    con.commit()
+    con.execute("PRAGMA journal_mode = DELETE")
+    con.close()
+    before = _files(db)
+    for kwargs in ({}, {"create": False}, {"readonly": True}):
+        with pytest.raises(StoreError, match=rf"h.db: a history database of schema {schema[:40]}, written by {by} "
+                                             r"gridready; this version reads gridready.store/1 only"):
+            Store(db, **kwargs)       # type: ignore[arg-type]
+    assert _files(db) == before
+
+
+def test_an_empty_file_becomes_a_history_for_a_writer_but_not_for_prune(tmp_path: Path) -> None:
+    empty = write(tmp_path / "e.db", "")
+    with pytest.raises(StoreError, match=r"e.db: not a gridready history database \(no gridready schema"):
+        Store(empty, create=False)
+    assert _files(empty) == {"e.db": b""}
+    with Store(empty) as store:             # `touch gridready.db && gridready ingest ...`
+        assert store.count() == 0

@@ -27,8 +27,17 @@ def add_parser(sub: Any) -> None:
         epilog="Exit codes: 0 done, 3 the database is missing or cannot be read.")
     add_db_option(p)
     p.add_argument("--since", type=day, metavar="YYYY-MM-DD", help="only results checked on or after this day")
-    p.add_argument("--vo", metavar="NAME", help="add voName to every message")
+    p.add_argument("--vo", metavar="NAME", type=_vo, help="add voName to every message")
     p.set_defaults(func=run)
+
+
+def _vo(text: str) -> str:
+    """A VO name for ``--vo``: not empty (``voName:`` with no value is no VO), one line."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("empty VO name")
+    if any(ch in text for ch in "\r\n") or not text.isprintable():
+        raise argparse.ArgumentTypeError("a VO name is one line of printable characters")
+    return text
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from gridready import escape
@@ -32,8 +33,16 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from gridready.errors import UsageError
     from gridready.store import Store
 
+    # Every stored result is checked before tomorrow (ingest refuses the future): a later
+    # --before prunes nothing more, so it is a typo (2100 for 2010) that would still delete.
+    latest = datetime.now(timezone.utc).date() + timedelta(days=1)
+    if args.before > latest:
+        raise UsageError(f"--before {args.before} is in the future: nothing is checked after today, UTC "
+                         f"(--before {latest} already keeps only the latest result per site, milestone "
+                         "and target)")
     db = db_to_read(args)
     if db is None:
         raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to prune")

@@ -9,6 +9,7 @@ the worst across targets.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +18,7 @@ from gridready.checks import load_check
 from gridready.checks.interface import Assessment, ReviewsStored, Severity
 from gridready.compliance import Compliance, Outcome, State, Verdict, evaluate, nagios_state
 from gridready.models import Milestone, Rules, Site, Waiver
+from gridready.result import format_time
 from gridready.store import Record
 
 #: How bad a compliance is when picking the worst of several targets: a
@@ -138,10 +140,25 @@ def _cell(v: Verdict, record: Record | None) -> Cell:
                 waiver=v.waiver, remediation=v.remediation, severity=v.severity)
 
 
+#: The message ``compliance.evaluate`` gives a milestone whose scope left the site out: the
+#: check was not run for it (engine.run_check assesses in-scope milestones only).
+_OUT_OF_SCOPE = re.compile(r"site .* \(tier -?[0-9]+\) is out of scope")
+
+
+def _out_of_scope(record: Record) -> bool:
+    return record.outcome.outcome is Outcome.NOT_APPLICABLE and bool(_OUT_OF_SCOPE.fullmatch(record.outcome.message))
+
+
 def _stored(milestone: Milestone, record: Record) -> Assessment | str:
     """The stored outcome to re-evaluate; UNKNOWN (a string) when its check says the
-    evidence ``milestone.expect`` needs was never collected (results of older probes)."""
+    evidence ``milestone.expect`` needs was never collected (results of older probes), or
+    when the site was out of the milestone's scope when checked (the scope or the site's
+    tier changed since: nothing was checked for it, so NOT_APPLICABLE no longer holds).
+    Only called for a site in scope now (evaluate decides scope first)."""
     stored = record.outcome
+    if _out_of_scope(record):
+        return (f"not checked since the site came into scope (the result of {format_time(record.checked_at)} "
+                f"says: {stored.message})")
     if stored.outcome in (Outcome.PASS, Outcome.FAIL):
         try:
             check = load_check(record.check)
@@ -156,7 +173,11 @@ def _stored(milestone: Milestone, record: Record) -> Assessment | str:
 
 def decide(milestone: Milestone, site: Site, records: Sequence[Record], as_of: date,
            waivers: Sequence[Waiver]) -> Cell:
-    """One cell: each target's latest outcome evaluated, the worst one kept."""
+    """One cell: each target's latest outcome evaluated, the worst one kept. A target last
+    seen while the site was out of scope counts (as UNKNOWN) only when no other target was
+    checked: it says nothing about the milestone, as a target never checked."""
+    checked = [r for r in records if not _out_of_scope(r)]
+    records = checked or records
     if not records:
         return _cell(evaluate(milestone, site.name, site.tier, None, as_of, waivers), None)
     cells = [_cell(evaluate(milestone, site.name, site.tier, _stored(milestone, r), as_of, waivers), r)

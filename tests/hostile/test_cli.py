@@ -83,6 +83,49 @@ def test_help_and_version_are_not_errors(tmp_path: Path) -> None:
         assert (result.code, result.stderr) == (0, ""), result.output
 
 
+#: Every date option of every command, with what must come before it.
+DATE_OPTIONS = [("report", "--as-of"), ("report", "--since"), ("history", "--from"), ("history", "--to"),
+                ("export", "--since"), ("prune", "--before"), ("plot", "--milestone", "x", "--from"),
+                ("plot", "--milestone", "x", "--to"), ("sweep", "--as-of")]
+
+
+@pytest.mark.parametrize("value", ["", "2010-6-8", "2010-06-08T00:00", "2011-02-29", "20100608", "2010-06-08 ",
+                                   "2010-06-08Z"])
+@pytest.mark.parametrize("option", DATE_OPTIONS, ids=lambda o: f"{o[0]}{o[-1]}")
+def test_every_date_option_takes_yyyy_mm_dd_only(tmp_path: Path, option: tuple[str, ...], value: str) -> None:
+    line = one_error_line(run("gridready", *option, value, cwd=tmp_path))
+    assert line == (f"gridready {option[0]}: argument {option[-1]}: bad date '{value}', expected YYYY-MM-DD "
+                    f"(see gridready {option[0]} --help)")
+    assert not (tmp_path / "gridready.db").exists()
+
+
+@pytest.mark.parametrize("option", DATE_OPTIONS, ids=lambda o: f"{o[0]}{o[-1]}")
+def test_every_date_option_without_its_value(tmp_path: Path, option: tuple[str, ...]) -> None:
+    line = one_error_line(run("gridready", *option, cwd=tmp_path))
+    assert line == (f"gridready {option[0]}: argument {option[-1]}: expected one argument "
+                    f"(see gridready {option[0]} --help)")
+
+
+@pytest.mark.parametrize("args, line", [
+    (("history", "--format", "table"), "gridready history: argument --format: invalid choice: 'table' "
+                                       "(choose from 'json', 'csv') (see gridready history --help)"),
+    (("report", "--format", ""), "gridready report: argument --format: invalid choice: '' (choose from 'table', "
+                                 "'markdown', 'json', 'ssb', 'html') (see gridready report --help)"),
+    (("export", "--vo", ""), "gridready export: argument --vo: empty VO name (see gridready export --help)"),
+    (("prune", "--before", "9999-12-31"), None),
+    (("report", "-o", "."), "gridready: .: cannot write the report: a directory, not a regular file"),
+    (("plot", "--milestone", "glexec-scas-argus-t1", "-o", "d.png"),
+     "gridready: d.png: cannot write the plot: a directory, not a regular file"),
+])
+def test_other_bad_values_are_one_line(tmp_path: Path, args: tuple[str, ...], line: str | None) -> None:
+    (tmp_path / "d.png").mkdir()
+    got = one_error_line(run("gridready", *args, cwd=tmp_path))
+    if line is None:        # prune --before far in the future: refused before any database is opened
+        assert got.startswith("gridready: --before 9999-12-31 is in the future"), got
+    else:
+        assert got == line
+
+
 # --- 2. say what is reported on: a named --db must exist ---------------------------------------------------------
 
 @pytest.mark.parametrize("command", ["report", "export"])

@@ -226,6 +226,41 @@ def test_report_on_something_that_is_not_a_history(tmp_path: Path, kind: str) ->
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def _snapshot(db: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(db.parent.iterdir()) if p.name.startswith(db.name)}
+
+
+@pytest.mark.parametrize("kind", ["other-application", "newer-schema"])
+@pytest.mark.parametrize("command", [
+    ("ingest", str(bundled.example_dir() / "glexec" / "pic.json")),
+    ("sweep", "--inventory", str(bundled.example_dir() / "sites.yaml")),
+    ("prune", "--before", "2010-06-01"),
+], ids=["ingest", "sweep", "prune"])
+def test_a_writer_leaves_a_database_that_is_not_its_own_unchanged(tmp_path: Path, command: tuple[str, ...],
+                                                                   kind: str) -> None:
+    # Bug: ingest/sweep --db their.db added gridready's tables, rows and WAL mode to any SQLite file.
+    db = tmp_path / "their.db"
+    if kind == "other-application":
+        con = sqlite3.connect(db)
+        con.executescript("CREATE TABLE accounts (name TEXT); INSERT INTO accounts VALUES ('x');")
+        reason = "not a gridready history database (an SQLite database with other tables: accounts; left unchanged)"
+    else:
+        Store(db).close()
+        con = sqlite3.connect(db)
+        con.execute("UPDATE meta SET value = 'gridready.store/2' WHERE key = 'schema'")
+        con.commit()
+        con.execute("PRAGMA journal_mode = DELETE")
+        reason = ("a history database of schema gridready.store/2, written by a newer gridready; this version "
+                  "reads gridready.store/1 only (left unchanged)")
+    con.commit()
+    con.close()
+    before = _snapshot(db)
+    done = run("gridready", command[0], "--db", str(db), *command[1:], cwd=tmp_path)
+    assert_clean(done, 3, within=30)
+    assert done.stderr == f"gridready: {db}: {reason}\n"
+    assert _snapshot(db) == before
+
+
 # --- as of a date: only what was known then ---------------------------------------------------------------
 
 @pytest.mark.parametrize("as_of, message", [
