@@ -30,7 +30,10 @@ def utc_now() -> datetime:
 
 
 def format_time(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(TIME_FORMAT)
+    """``moment`` as TIME_FORMAT, the year always 4 digits: glibc's ``%Y`` writes 999 for 0999,
+    which parse_time refuses and which sorts after 2010 as text (the history compares times as text)."""
+    utc = moment.astimezone(timezone.utc)
+    return f"{utc.year:04d}{utc:-%m-%dT%H:%M:%SZ}"
 
 
 #: The one notation of a check time (docs/result.schema.json ``checked_at``): UTC, whole

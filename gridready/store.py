@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, time as clock, timezone
+from datetime import date, datetime, time as clock, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -203,6 +203,15 @@ _SELECT_RECORD = """
     SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
            o.message, o.remediation, o.compliance, o.deadline, o.days_left,
            r.id, r.milestones, r.metrics, r.details"""
+
+
+def shift_day(day: date, days: int) -> date:
+    """``day`` plus ``days`` (may be negative), held within date.min..date.max: a window
+    around ``--as-of 0001-01-01`` or ``9999-12-31`` ends at the calendar's end, not in an OverflowError."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def end_of_day(day: date) -> datetime:

@@ -623,3 +623,21 @@ def test_an_empty_file_becomes_a_history_for_a_writer_but_not_for_prune(tmp_path
     assert _files(empty) == {"e.db": b""}
     with Store(empty) as store:             # `touch gridready.db && gridready ingest ...`
         assert store.count() == 0
+
+
+@pytest.mark.parametrize("moment, text", [
+    (datetime(999, 6, 8, 10, 0, tzinfo=timezone.utc), "0999-06-08T10:00:00Z"),
+    (datetime(1, 1, 1, tzinfo=timezone.utc), "0001-01-01T00:00:00Z"),
+    (datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc), "9999-12-31T23:59:59Z"),
+])
+def test_check_times_are_written_with_a_four_digit_year(moment: datetime, text: str) -> None:
+    # Stored check times are compared as text: '999-...' sorted after '2010-...'.
+    from gridready.result import format_time, parse_time
+    assert format_time(moment) == text and parse_time(text) == moment
+
+
+def test_shift_day_stops_at_the_ends_of_the_calendar() -> None:
+    from gridready.store import shift_day
+    assert shift_day(date(2010, 6, 8), -365) == date(2009, 6, 8)
+    assert shift_day(date(1, 1, 5), -3659) == date.min
+    assert shift_day(date(9999, 12, 31), 30) == date.max

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from gridready.commands import DEFAULT_DB, add_db_option, db_to_read
@@ -59,6 +59,9 @@ class Inputs:
     #: The day "today" means: the snapshot day for the bundled example.
     today: date
     example: bool
+    #: What the series is of, when not the named history (the bundled example): the caller says it
+    #: first on stderr once everything that can fail has run, so an error stays the only line.
+    note: str | None = None
 
 
 def load_inputs(args: argparse.Namespace, *, any_tier: bool = True) -> Inputs:
@@ -80,8 +83,9 @@ def load_inputs(args: argparse.Namespace, *, any_tier: bool = True) -> Inputs:
         rules = Rules(milestones=tuple(m for m in rules.milestones if m.id in wanted),
                       waivers=rules.waivers, path=rules.path)
     db = db_to_read(args)
+    note = None
     if db is None:
-        print(f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist", file=sys.stderr)
+        note = f"{EXAMPLE_NOTE}: no --db given and {DEFAULT_DB} does not exist"
         inventory = load_inventory(args.inventory or bundled.example_dir() / "sites.yaml")
         store, today, example = example_snapshot(rules), SNAPSHOT_DATE, True
     else:
@@ -97,18 +101,19 @@ def load_inputs(args: argparse.Namespace, *, any_tier: bool = True) -> Inputs:
         sites = [by_key[n.casefold()] for n in dict.fromkeys(n.casefold() for n in names)]
     else:
         sites = report_sites(inventory.sites)
-    return Inputs(rules, sites, store, today, example)
+    return Inputs(rules, sites, store, today, example, note)
 
 
 def compute(inputs: Inputs, first: date | None, last: date | None) -> History:
     """The series from ``first`` (default: first stored result) to ``last`` (default: today)."""
     from gridready import history as hs
+    from gridready.store import shift_day
 
     last = last or inputs.today
     if first is None:
         span = inputs.store.span()
         first = span[0] if span else last
-        first = max(first, last - timedelta(days=hs.MAX_DAYS - 1))
+        first = max(first, shift_day(last, -(hs.MAX_DAYS - 1)))
         first = min(first, last)
     try:
         days = hs.days_between(first, last)
@@ -128,5 +133,8 @@ def run(args: argparse.Namespace) -> int:
     inputs = load_inputs(args)
     with inputs.store:
         series = compute(inputs, args.first, args.last)
-    sys.stdout.write(hs.json_text(series) if args.format == "json" else hs.csv_text(series))
+    text = hs.json_text(series) if args.format == "json" else hs.csv_text(series)
+    if inputs.note:
+        print(inputs.note, file=sys.stderr, flush=True)
+    sys.stdout.write(text)
     return 0

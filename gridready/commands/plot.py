@@ -39,6 +39,11 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=run)
 
 
+#: Years matplotlib can draw an axis over: its dates end at 0001 and 9999, and the margin
+#: around a short series reaches a couple of years beyond it.
+PLOT_YEARS = (10, 9990)
+
+
 def run(args: argparse.Namespace) -> int:
     from gridready.commands.history import compute, load_inputs
 
@@ -61,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
     inputs = load_inputs(args)
     with inputs.store:
         series = compute(inputs, args.first, args.last)
+    if not (PLOT_YEARS[0] <= series.first.year and series.last.year <= PLOT_YEARS[1]):
+        raise UsageError(f"cannot plot {series.first} to {series.last}: matplotlib draws dates of the years "
+                         f"{PLOT_YEARS[0]:04d} to {PLOT_YEARS[1]} only (with the axis margin); use --from/--to")
     milestone = inputs.rules.milestones[0]
     points = series.series(milestone.id)
     days = [p.day for p in points]
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
         figure.savefig(image, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
     finally:
         pyplot.close(figure)
+    if inputs.note:
+        print(inputs.note, file=sys.stderr, flush=True)
     write_atomic(output, image.getvalue(), what="the plot")
     print(f"wrote {output}: {milestone.id}, {len(points)} days from {series.first} to {series.last}", file=sys.stderr)
     return 0

@@ -200,12 +200,11 @@ HTML_HISTORY_DAYS = 365
 
 def _html_history(store: Store, sites: list[Site], rules: Rules, as_of: date) -> History:
     """The daily series the HTML charts show: from the first stored result (at most a year back) to as_of."""
-    from datetime import timedelta
-
     from gridready import history as hs
+    from gridready.store import shift_day
 
     span = store.span()
-    first = max(span[0] if span else as_of, as_of - timedelta(days=HTML_HISTORY_DAYS - 1))
+    first = max(span[0] if span else as_of, shift_day(as_of, -(HTML_HISTORY_DAYS - 1)))
     return hs.compute(sites, rules, hs.days_between(min(first, as_of), as_of), store.as_of)
 
 

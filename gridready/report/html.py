@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from gridready.compliance import Compliance
 from gridready.escape import terminal
@@ -25,6 +25,8 @@ from gridready.history import History, Point
 from gridready.models import Milestone, Waiver
 from gridready.report.matrix import Cell, Report
 from gridready.report.words import MEANING, cell_word
+from gridready.result import format_time
+from gridready.store import shift_day
 
 #: Waivers expiring this many days after the report date (or sooner) are listed.
 WAIVER_WINDOW_DAYS = 30
@@ -69,7 +71,7 @@ def _e(value: object) -> str:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "never checked"
+    return format_time(moment) if moment else "never checked"
 
 
 def _cell(cell: Cell) -> str:
@@ -179,7 +181,7 @@ def _charts(report: Report, history: History | None) -> list[str]:
 
 def expiring(waivers: Sequence[Waiver], as_of: date, days: int = WAIVER_WINDOW_DAYS) -> list[Waiver]:
     """Waivers still valid on ``as_of`` that expire within ``days`` after it, soonest first."""
-    until = as_of + timedelta(days=days)
+    until = shift_day(as_of, days)
     return sorted((w for w in waivers if as_of <= w.expires <= until),
                   key=lambda w: (w.expires, w.milestone, w.site.casefold()))
 

@@ -21,7 +21,9 @@ def render(report: Report, url: str = "") -> str:
     lines = []
     for row in report.matrix.rows:
         for cell in row.cells:
-            stamp = (cell.checked_at or report.generated_at).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            # The year written with 4 digits whatever the C library's %Y does with years before 1000.
+            when = (cell.checked_at or report.generated_at).astimezone(timezone.utc)
+            stamp = f"{when.year:04d}{when:-%m-%d %H:%M:%S}"
             link = url.format(site=quote(row.site.name, safe=""), milestone=quote(cell.milestone.id, safe="")) \
                 if url else ""
             value = f"{cell.milestone.id}:{cell.compliance.value}"

@@ -155,3 +155,78 @@ def test_corrupt_stored_row_is_unknown_and_named(tmp_path: Path, sql: str, comma
         assert done.code == 2 and "corrupt stored result 2: " in done.stdout    # an UNKNOWN cell, not a pass
     else:
         assert done.code == 0 and ",UNKNOWN," in done.stdout
+
+
+# --- the calendar's ends: --as-of/--to 0001-01-01 and 9999-12-31 ------------------------------------------
+
+@pytest.mark.parametrize("args, code", [
+    (("report", "--format", "html", "-o", "r.html", "--as-of", "0001-01-01"), 0),
+    (("report", "--format", "html", "-o", "r.html", "--as-of", "9999-12-31"), 2),
+    (("report", "--format", "ssb", "--as-of", "0001-01-01", "--since", "0001-01-01"), 0),
+    (("history", "--format", "csv", "--to", "0001-01-01"), 0),
+    (("history", "--format", "csv", "--from", "9999-12-31", "--to", "9999-12-31"), 0),
+    (("report", "--inventory", "config/example-2026/sites.yaml", "--milestones", "config/milestones-2026.yaml",
+      "--as-of", "0001-01-01", "--format", "json"), 0),
+])
+def test_dates_at_the_ends_of_the_calendar_are_reports_not_overflows(tmp_path: Path, args: tuple[str, ...],
+                                                                      code: int) -> None:
+    # Bug: as_of +- 30/365/3660 days raised OverflowError (internal error); the 2026 example swept
+    # "as of 0001-01-01" stored '1-01-01T23:59:59Z' and failed as a corrupt row.
+    repo = Path(__file__).resolve().parents[2]
+    args = tuple(str(tmp_path / a) if a == "r.html" else a for a in args)
+    done = run("gridready", *args, cwd=repo, timeout=60)
+    assert_clean(done, code, within=60)
+    assert "internal error" not in done.stderr and "corrupt" not in done.stderr
+
+
+@pytest.mark.parametrize("span", [("--to", "0001-01-01"), ("--from", "9999-12-20", "--to", "9999-12-31")])
+def test_plot_outside_the_years_matplotlib_draws_is_one_line(tmp_path: Path, span: tuple[str, ...]) -> None:
+    pytest.importorskip("matplotlib")
+    done = run("gridready", "plot", "--milestone", "xrootd-protocol-string", "-o", "p.svg", *span, cwd=tmp_path,
+               timeout=60)
+    assert_clean(done, 3, within=60, mentions="matplotlib draws dates of the years 0010 to 9990 only")
+    assert done.stderr.count("\n") == 1 and not (tmp_path / "p.svg").exists()
+
+
+def test_a_site_out_of_scope_when_checked_is_unknown_after_the_scope_grew(tmp_path: Path) -> None:
+    # Bug: the probe's NOT_APPLICABLE "out of scope" (CERN, tier 0, on a Tier-1 milestone) stayed
+    # NOT_APPLICABLE in the report after the milestone was extended to tier 0, though nothing was checked.
+    import json
+    repo = Path(__file__).resolve().parents[2]
+    rules = (repo / "config" / "milestones.yaml").read_text().replace(
+        "    scope: {tiers: [1]}\n    check: glexec", "    scope: {tiers: [0, 1]}\n    check: glexec")
+    (tmp_path / "m.yaml").write_text(rules)
+    probe = {"schema": "gridready.result/1", "check": "glexec", "site": "CERN-PROD", "host": "wn1.cern.ch",
+             "state": "OK", "summary": "s", "checked_at": "2010-06-01T10:00:00Z",
+             "milestones": [{"id": "glexec-scas-argus-t1", "compliance": "NOT_APPLICABLE", "state": "OK",
+                             "deadline": "2010-05-31", "days_left": -1, "outcome": "not-applicable",
+                             "message": "site CERN-PROD (tier 0) is out of scope", "waiver": None}],
+             "metrics": {}, "details": []}
+    (tmp_path / "r.json").write_text(json.dumps(probe))
+    assert_clean(run("gridready", "ingest", "--db", "h.db", "r.json", cwd=tmp_path), 0, within=30)
+    done = run("gridready", "report", "--db", "h.db", "--milestones", "m.yaml", "--as-of", "2010-06-08",
+               "--format", "json", "--milestone", "glexec-scas-argus-t1", cwd=tmp_path)
+    assert_clean(done, 0, within=30)
+    cern = next(s for s in json.loads(done.stdout)["sites"] if s["name"] == "CERN-PROD")
+    assert [(m["compliance"], m["message"]) for m in cern["milestones"]] == [
+        ("UNKNOWN", "not checked since the site came into scope (the result of 2010-06-01T10:00:00Z says: "
+                    "site CERN-PROD (tier 0) is out of scope)")]
+
+
+@pytest.mark.parametrize("args", [("history", "--site", "NOPE"), ("history", "--inventory", "missing.yaml"),
+                                  ("plot", "--milestone", "xrootd-protocol-string", "--site", "NOPE"),
+                                  ("plot", "--milestone", "xrootd-protocol-string", "--to", "0001-01-01")])
+def test_without_a_history_an_error_is_still_the_only_line(tmp_path: Path, args: tuple[str, ...]) -> None:
+    # Bug: history and plot said "showing the bundled example ..." first, then the error: two lines.
+    if args[0] == "plot":
+        pytest.importorskip("matplotlib")
+    done = run("gridready", *args, cwd=tmp_path, timeout=60)
+    assert_clean(done, 3, within=60)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("gridready: "), done.stderr
+
+
+def test_without_a_history_the_example_note_is_the_first_line(tmp_path: Path) -> None:
+    done = run("gridready", "history", "--format", "csv", "--from", "2010-06-08", cwd=tmp_path, timeout=60)
+    assert_clean(done, 0, within=60)
+    assert done.stderr == ("showing the bundled example grid snapshot of 2010-06-08, not a sweep of yours: "
+                           "no --db given and ./gridready.db does not exist\n")

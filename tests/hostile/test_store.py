@@ -307,6 +307,25 @@ def test_a_future_dated_row_in_the_history_masks_nothing(tmp_path: Path) -> None
     assert fzk_cell(done.stdout)["message"] == "June"
 
 
+def test_a_result_dated_before_the_year_1000_masks_nothing_and_exports(tmp_path: Path) -> None:
+    # Bug: glibc's %Y wrote 0999 as '999-...', which sorts after '2010-...' as text: the ingested
+    # result became the "latest" for today's report, and export stopped at it (corrupt row).
+    ancient = dict(json.loads((bundled.example_dir() / "glexec" / "pic.json").read_text()),
+                   checked_at="0999-06-08T10:00:00Z", summary="ancient")
+    path = write(tmp_path / "ancient.json", json.dumps(ancient))
+    db = tmp_path / "h.db"
+    history(db, (JUNE, "June", Compliance.PENDING))
+    assert_clean(run("gridready", "ingest", "--db", str(db), str(path)), 0, within=30)
+    assert sqlite3.connect(db).execute("SELECT min(checked_at) FROM results").fetchone()[0] == "0999-06-08T10:00:00Z"
+    done = run("gridready", "report", "--db", str(db), "--format", "json", "--as-of", "2010-06-08")
+    assert_clean(done, 0, within=30)
+    pic = next(s for s in json.loads(done.stdout)["sites"] if s["name"] == "pic")
+    assert [m["checked_at"] for m in pic["milestones"] if m["id"] == "glexec-scas-argus-t1"] == ["0999-06-08T10:00:00Z"]
+    done = run("gridready", "export", "--db", str(db))
+    assert_clean(done, 0, within=30)
+    assert done.stdout.count("EOT\n") == 2
+
+
 # --- hostile names in every output format -----------------------------------------------------------------
 
 #: Control characters are refused in inventories and rules (one clean line); the rest must be escaped.
