@@ -21,8 +21,10 @@ CERN, RAL, PIC = Site("CERN-PROD", 0), Site("RAL-LCG2", 1), Site("pic", 1)
 
 
 def rec(site: str, mid: str, outcome: Outcome, message: str = "m", host: str = "h", when: str = "2010-04-12",
-        severity: Severity = Severity.CRITICAL) -> Record:
-    return Record(site=site, check="xrootd", host=host, target=host,
+        severity: Severity = Severity.CRITICAL, check: str | None = None) -> Record:
+    # The check that answers the milestone (a record of another check is no evidence for it).
+    check = check or {"fts": "fts_channels"}.get(mid, "xrootd")
+    return Record(site=site, check=check, host=host, target=host,
                   checked_at=datetime.fromisoformat(when).replace(hour=10, tzinfo=timezone.utc),
                   outcome=StoredOutcome(mid, outcome, message, severity, "fix" if outcome is Outcome.FAIL else ""))
 
@@ -188,3 +190,13 @@ def test_out_of_scope_now_is_not_applicable_whatever_was_stored() -> None:
                                            deadline=date(2010, 3, 31), check="fts_channels", warn_days=30,
                                            scope=Scope(tiers=(1,), exclude=("pic",))),))
     assert word(PIC, [rec("pic", "fts", Outcome.FAIL)], "2010-06-08", narrowed, "fts") == "NOT_APPLICABLE"
+
+
+def test_a_result_of_another_check_is_no_evidence_for_the_milestone() -> None:
+    # Bug: with a milestone id reused for another check (glexec -> xrootd), the stored gLExec pass
+    # made the xrootd milestone COMPLIANT.
+    assert word(PIC, [rec("pic", "xroot", Outcome.PASS, check="glexec")], "2010-06-08") == "UNKNOWN"
+    cell = build_matrix([PIC], RULES, [rec("pic", "xroot", Outcome.PASS, check="glexec", host="wn1"),
+                                       rec("pic", "xroot", Outcome.FAIL, "published as 'root'", host="door:1094")],
+                        date(2010, 6, 8)).cell("pic", "xroot")
+    assert cell is not None and (cell.compliance, cell.host) == (Compliance.PENDING, "door:1094")

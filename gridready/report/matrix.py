@@ -191,15 +191,17 @@ def build_matrix(sites: Iterable[Site], rules: Rules, records: Iterable[Record],
     """The report matrix for ``sites`` (already chosen and ordered) on ``as_of``.
 
     ``records`` are the latest outcome per (site, milestone, target); ones for
-    sites or milestones the report does not show are ignored.
+    sites or milestones the report does not show are ignored, and so are ones of
+    another check than the milestone's now (an id reused, or the rules changed
+    the milestone's check): they are no evidence for it.
     """
     by_cell: dict[tuple[str, str], list[Record]] = {}
     for r in records:
         by_cell.setdefault((r.site.casefold(), r.outcome.milestone), []).append(r)
     rows = []
     for site in sites:
-        cells = tuple(decide(m, site, by_cell.get((site.name.casefold(), m.id), []), as_of,
-                             rules.waivers_for(m.id, site.name))
+        cells = tuple(decide(m, site, [r for r in by_cell.get((site.name.casefold(), m.id), []) if r.check == m.check],
+                             as_of, rules.waivers_for(m.id, site.name))
                       for m in rules.milestones)
         rows.append(Row(site, cells))
     columns = []
