@@ -9,6 +9,8 @@ probe's command line names the hosts instead.
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 from collections.abc import Sequence
 
 from gridready.models import Site
@@ -39,7 +41,31 @@ def site_hosts(site: Site | None, kind: str, given: Sequence[str] = ()) -> list[
     return list(dict.fromkeys(h for h in hosts if h))
 
 
+#: A DNS name as hosts are named (RFC 1123 labels; ``_`` allowed as real zones use it).
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
+
+
+def host_argument(value: str) -> str:
+    """``-H`` value: a host name or an IP address (``[v6]`` brackets dropped), else ArgumentTypeError.
+
+    A scheme, a port or a path is refused rather than pasted into ``{host}``:
+    the URL template or the plugin's own options carry those.
+    """
+    host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        pass
+    if len(host) <= 253 and _NAME.fullmatch(host):
+        return host
+    hint = " (give the host alone: the port and scheme come from the milestone)" \
+        if re.search(r":\d*$|://|/", host) else ""
+    from gridready.escape import terminal
+    raise argparse.ArgumentTypeError(f"{terminal(repr(value))} is not a host name or IP address{hint}")
+
+
 def add_host_option(group: argparse._ArgumentGroup, what: str = "fill {host} with this host") -> None:
     """The probe's repeatable ``-H/--host`` naming the hosts instead of the inventory."""
-    group.add_argument("-H", "--host", action="append", metavar="HOST",
+    group.add_argument("-H", "--host", action="append", metavar="HOST", type=host_argument,
                        help=f"{what} (repeatable; default: the site's hosts)")

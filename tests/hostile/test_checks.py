@@ -62,3 +62,23 @@ def test_plugin_output_with_escape_sequences_is_shown_escaped(tmp_path: Path) ->
                                   ["--check", "x" * 5000], []])
 def test_check_gridready_bad_arguments(argv: list[str]) -> None:
     assert_clean(run("check_gridready", *argv), 3, within=10, mentions="GRIDREADY UNKNOWN")
+
+
+@pytest.mark.parametrize("check", ["http", "dns", "plugin"])
+@pytest.mark.parametrize("host, hint", [("se.example.org:2880", True), ("https://se.example.org/", True),
+                                        ("se.example.org/path", True), ("bad host", False), ("", False),
+                                        ("a..b", False), ("\x1b[31mred", False), ("x" * 300, False)])
+def test_host_option_takes_a_host_alone(check: str, host: str, hint: bool) -> None:
+    # Before: -H host:port reached the URL template as an IPv6 literal, "[host:port]:2880".
+    result = run("check_gridready", "--check", check, "--site", "S", "-H", host)
+    assert_clean(result, 3, within=10, mentions="is not a host name or IP address")
+    assert result.stdout.count("\n") == 1 and "\x1b" not in result.stdout
+    assert ("the port and scheme come from the milestone" in result.stdout) is hint
+
+
+@pytest.mark.parametrize("host, kept", [("se.example.org", "se.example.org"), ("se.example.org.", "se.example.org."),
+                                        ("[2001:db8::1]", "2001:db8::1"), ("2001:DB8:0::1", "2001:db8::1"),
+                                        ("192.0.2.7", "192.0.2.7"), ("_srv.example.org", "_srv.example.org")])
+def test_host_option_accepts_names_and_addresses(host: str, kept: str) -> None:
+    from gridready.checks.hosts import host_argument
+    assert host_argument(host) == kept
