@@ -141,10 +141,11 @@ class Consumer:
         """Consume until stopped, ``max_messages`` handled, or ``idle_exit`` seconds without one."""
         from gridready.store import Store, outcomes_of
 
-        with Store(self.db) as store:
-            try:
-                if not self._connect(startup=True):
-                    return self.stats
+        try:
+            # The broker first: a consumer that reaches no broker leaves no new history behind.
+            if not self._connect(startup=True):
+                return self.stats
+            with Store(self.db) as store:
                 last = time.monotonic()
                 while not self.stop.is_set():
                     if max_messages is not None and self.stats.handled >= max_messages:
@@ -166,11 +167,11 @@ class Consumer:
                         continue
                     last = time.monotonic()
                     self._handle(frame, store, outcomes_of, now())
-            finally:
-                close(self._conn)
-                self._conn = None
-                if self._tls is not None:
-                    self._tls.close()
+        finally:
+            close(self._conn)
+            self._conn = None
+            if self._tls is not None:
+                self._tls.close()
         return self.stats
 
     def _handle(self, frame: Any, store: Any, outcomes_of: Any, now: Any) -> None:

@@ -116,6 +116,16 @@ def test_consume_with_no_broker_is_one_line(tmp_path: Path) -> None:
     r = run("gridready", "consume", "--broker", DEAD, "--destination", "/queue/x", "--reconnects", "0",
             "--db", str(tmp_path / "h.db"), timeout=20)
     assert_clean(r, 3, within=10, mentions="no broker answered")
+    assert not (tmp_path / "h.db").exists()
+
+
+def test_consume_with_no_broker_creates_no_default_history(tmp_path: Path) -> None:
+    # Before: ./gridready.db was created (empty) before the broker was tried, and a later
+    # `gridready report` in that directory showed it instead of the example.
+    r = run("gridready", "consume", "--broker", DEAD, "--destination", "/queue/x", "--reconnects", "0",
+            cwd=tmp_path, timeout=20)
+    assert_clean(r, 3, within=10, mentions="no broker answered")
+    assert list(tmp_path.iterdir()) == []
 
 
 # --- brokers that accept TCP and then misbehave: every wait ends by --timeout --------------------
