@@ -308,14 +308,17 @@ def load_rules(path: str | Path, validate_expect: ExpectValidator | None = None)
         seen: dict[str, int] = {}
         for i, item in enumerate(r.seq(top.get("milestones"), ("milestones",))):
             m = _milestone(r, item, ("milestones", i), validate_expect)
-            if m is None:
-                continue
-            if m.id in seen:
-                r.problem(("milestones", i, "id"),
-                          f"duplicate id '{m.id}' (first at line {lines.line(('milestones', seen[m.id]))})")
-                continue
-            seen[m.id] = i
-            milestones.append(m)
+            # The id is compared as written, so a duplicate is reported even
+            # when either milestone has other problems ("every problem").
+            ident = item.get("id") if isinstance(item, dict) else None
+            if isinstance(ident, str) and ident:
+                if ident in seen:
+                    r.problem(("milestones", i, "id"),
+                              f"duplicate id '{ident}' (first at line {lines.line(('milestones', seen[ident]))})")
+                    continue
+                seen[ident] = i
+            if m is not None:
+                milestones.append(m)
         known = set(seen) | {str(item.get("id")) for item in top.get("milestones") or []
                              if isinstance(item, dict)}
         for i, item in enumerate(r.seq(top.get("waivers"), ("waivers",))):

@@ -54,6 +54,18 @@ def test_duplicate_id(tmp_path: Path) -> None:
     assert ":11: milestones[1].id: " in p and "duplicate id 'glexec-t1' (first at line 2)" in p
 
 
+@pytest.mark.parametrize("which", [0, 1])
+def test_duplicate_id_is_reported_when_either_milestone_has_other_problems(tmp_path: Path, which: int) -> None:
+    # "every problem": a bad date in the first or the second copy once hid the duplicate id.
+    second = GOOD.split("waivers:")[0].split("milestones:\n")[1]
+    copies = [second, second]
+    copies[which] = copies[which].replace("2010-05-31", "2010-02-30")
+    found = problems(tmp_path, "milestones:\n" + "".join(copies))
+    assert len(found) == 2
+    assert any(":11: milestones[1].id: duplicate id 'glexec-t1' (first at line 2)" in p for p in found)
+    assert any(f"milestones[{which}].deadline: bad date '2010-02-30'" in p for p in found)
+
+
 @pytest.mark.parametrize("bad, why", [("2010-02-30", "day is out of range"),
                                       ("31/05/2010", "expected YYYY-MM-DD"),
                                       ("2010-13-01", "month must be in 1..12")])
