@@ -165,7 +165,7 @@ def test_plot_of_example_and_year_in_chromium(case: str, year: tuple[Path, dict[
     args = [] if case == "example" else ["--from", "2010-01-01", "--to", "2010-12-31", *year_args(db)]
     capsys.readouterr()
     assert main(["plot", "--milestone", milestone, "-o", str(out), *args]) == 0
-    days = "1 days from 2010-06-08 to 2010-06-08" if case == "example" else "365 days from 2010-01-01 to 2010-12-31"
+    days = "1 day from 2010-06-08 to 2010-06-08" if case == "example" else "365 days from 2010-01-01 to 2010-12-31"
     assert capsys.readouterr().err.splitlines()[-1] == f"wrote {out}: {milestone}, {days}"
     shot = tmp_path / "shot.png"
     taken = chromium(out.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
