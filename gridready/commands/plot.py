@@ -104,6 +104,6 @@ def run(args: argparse.Namespace) -> int:
     if inputs.note:
         print(inputs.note, file=sys.stderr, flush=True)
     write_atomic(output, image.getvalue(), what="the plot")
-    days = f"{len(points)} day{'' if len(points) == 1 else 's'}"
-    print(f"wrote {output}: {milestone.id}, {days} from {series.first} to {series.last}", file=sys.stderr)
+    span = f"{len(points)} day{'' if len(points) == 1 else 's'}"
+    print(f"wrote {output}: {milestone.id}, {span} from {series.first} to {series.last}", file=sys.stderr)
     return 0
