@@ -103,7 +103,8 @@ def test_export_with_no_db_named_and_no_default_is_exit_3(tmp_path: Path, monkey
     monkeypatch.chdir(tmp_path)
     assert main(["export"]) == 3
     assert capsys.readouterr() == ("", "gridready: ./gridready.db: no such history database (no --db given): "
-                                       "nothing to export\n")
+                                       "nothing to export (store results with `gridready sweep` or "
+                                       "`gridready ingest`, or name one with --db)\n")
     assert not (tmp_path / "gridready.db").exists()
 
 

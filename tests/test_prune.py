@@ -88,3 +88,13 @@ def test_a_before_date_after_tomorrow_is_refused_and_deletes_nothing(tmp_path: P
         assert sqlite3.connect(db).execute("SELECT count(*) FROM results").fetchone()[0] == 2
     assert main(["prune", "--db", db, "--before", str(tomorrow)]) == 0
     assert sqlite3.connect(db).execute("SELECT count(*) FROM results").fetchone()[0] == 1
+
+
+def test_prune_with_no_db_named_and_no_default_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["prune", "--before", "2010-01-01"]) == 3
+    assert capsys.readouterr() == ("", "gridready: ./gridready.db: no such history database (no --db given): "
+                                       "nothing to prune (store results with `gridready sweep` or "
+                                       "`gridready ingest`, or name one with --db)\n")
+    assert not (tmp_path / "gridready.db").exists()

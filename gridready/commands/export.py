@@ -49,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     db = db_to_read(args)
     if db is None:
-        raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to export")
+        raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to export"
+                             " (store results with `gridready sweep` or `gridready ingest`, or name one with --db)")
     # Read-only (as report): works on a read-only file or mount and never writes the history;
     # iter_results pages, so memory stays bounded however long the history is.
     with Store(db, readonly=True) as store:

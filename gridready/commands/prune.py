@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                          "and target)")
     db = db_to_read(args)
     if db is None:
-        raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to prune")
+        raise GridreadyError(f"{DEFAULT_DB}: no such history database (no --db given): nothing to prune"
+                             " (store results with `gridready sweep` or `gridready ingest`, or name one with --db)")
     size = os.path.getsize(db)
     with Store(db, create=False) as store:
         results, outcomes = store.prune(args.before)
