@@ -123,3 +123,13 @@ def test_2026_example_report_exact(tmp_path: Path) -> None:
     assert done.returncode == 2, done.stderr
     assert done.stdout == EXPECTED_2026
     assert done.stderr.startswith("showing a sweep of the example grid config/example-2026/sites.yaml as of 2026-12-01")
+
+
+@pytest.mark.parametrize("name", ["dns", "glue", "xrootd"])
+def test_check_gridready_help_and_version_name_the_command_as_typed(name: str,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # There is no check_dns script: the usage line once said "usage: check_dns", a command that does not exist.
+    assert probe(["--check", name, "--help"]) == (3, "")
+    assert capsys.readouterr().out.startswith(f"usage: check_gridready --check {name} [-h] [-V]")
+    assert probe(["--check", name, "--version"]) == (3, "")
+    assert capsys.readouterr().out == f"check_gridready --check {name} (gridready) 0.1.0\n"

@@ -60,8 +60,11 @@ def _tier(text: str) -> int:
     return int(text)
 
 
-def build_parser(check: Check) -> ProbeArgumentParser:
-    prog = f"check_{check.name}"
+def build_parser(check: Check, prog: str | None = None) -> ProbeArgumentParser:
+    """The probe's parser; ``prog`` is the command as typed (default ``check_<name>``, one of the four
+    console scripts; ``check_gridready --check NAME`` passes its own, since no ``check_<name>`` exists
+    for the other checks)."""
+    prog = prog or f"check_{check.name}"
     parser = ProbeArgumentParser(
         check.name.upper(), prog=prog, add_help=False, description=check.description,
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for --help, --version "

@@ -83,4 +83,4 @@ def run_generic(argv: Sequence[str], out: TextIO) -> int:
     except KeyError as exc:
         out.write(f"{TITLE} UNKNOWN - bad arguments: {terminal(str(exc.args[0]) if exc.args else name)}\n")
         return State.UNKNOWN.value
-    return run(name, rest, check, out)
+    return run(name, rest, check, out, prog=f"check_gridready --check {name}")

@@ -29,7 +29,7 @@ def main(name: str, argv: Sequence[str] | None = None, check: Check | None = Non
     sys.exit(run(name, sys.argv[1:] if argv is None else argv, check, sys.stdout))
 
 
-def run(name: str, argv: Sequence[str], check: Check | None, out: TextIO) -> int:
+def run(name: str, argv: Sequence[str], check: Check | None, out: TextIO, prog: str | None = None) -> int:
     title = name.upper()
     verbose = 0
     deadline: Deadline | None = None
@@ -38,7 +38,7 @@ def run(name: str, argv: Sequence[str], check: Check | None, out: TextIO) -> int
         if check is None:
             from gridready.checks import load_check
             check = load_check(name)
-        args = build_parser(check).parse_args(list(argv))
+        args = build_parser(check, prog).parse_args(list(argv))
         verbose = args.verbose
         timeout_state = State[args.timeout_state.upper()]
         deadline = Deadline(args.timeout)
