@@ -51,3 +51,15 @@ def test_unreadable_file_is_an_error_exit_3(tmp_path: Path) -> None:
                       (Path("/dev/zero"), "a character device, not a regular file")):
         rc, out, err = validate(str(path))
         assert (rc, out, err) == (3, "", f"gridready: {path}: cannot read milestones file: {why}\n")
+
+
+def test_counts_are_singular_for_one(tmp_path: Path) -> None:
+    # One milestone, one waiver: the bundled first milestone and its waiver alone.
+    head, _, rest = GOOD.partition("  - id: dcache-supported-release")
+    waivers = "waivers:" + GOOD.split("\nwaivers:", 1)[1]
+    one_waiver = waivers.split("\n  - milestone:")
+    text = head.rstrip() + "\n\n" + one_waiver[0] + "\n  - milestone:" + one_waiver[1]
+    path = write(tmp_path / "one.yaml", text)
+    rc, out, err = validate(str(path))
+    assert (rc, err) == (0, ""), (out, err)
+    assert out.strip().endswith("OK (1 milestone, 1 waiver)")

@@ -43,5 +43,7 @@ def run_validate(args: argparse.Namespace) -> int:
             print(terminal(problem), file=sys.stderr)
         print(terminal(f"{path}: INVALID ({len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''})"))
         return 2
-    print(terminal(f"{path}: OK ({len(rules.milestones)} milestones, {len(rules.waivers)} waivers)"))
+    milestones, waivers = len(rules.milestones), len(rules.waivers)
+    print(terminal(f"{path}: OK ({milestones} milestone{'' if milestones == 1 else 's'}, "
+                   f"{waivers} waiver{'' if waivers == 1 else 's'})"))
     return 0
