@@ -75,3 +75,19 @@ def test_bad_expect_is_a_load_error_with_line(tmp_path: Path) -> None:
     assert [p.split(": ", 1)[0] for p in err.value.problems] == [f"{path}:9"] * 3
     assert any("bad regular expression" in p for p in err.value.problems)
     assert any("min_count: expected a whole number" in p for p in err.value.problems)
+
+
+def test_one_record_is_counted_in_the_singular(tmp_path: Path) -> None:
+    # pic publishes one https endpoint in the 2026 example: "1 ... object ... meets", "at least 2 ... objects".
+    expect = ("{object: GLUE2Endpoint, where: {GLUE2EndpointInterfaceName: https}, "
+              "require: {GLUE2EndpointCapability: security.authentication.token}}")
+    code, out = probe(["--check", "glue", "--milestones", str(rules_file(tmp_path, "glue", expect)),
+                       "--site", "pic", "--bdii", str(LDIF), "--as-of", "2026-12-01"])
+    assert (code, out.splitlines()[1]) == (0, "[OK] m1: 1 GLUE2Endpoint object of pic with GLUE2EndpointInterfaceName "
+                                              f"https in {LDIF} meets the requirements (deadline 2026-06-30)")
+    code, out = probe(["--check", "glue", "--milestones",
+                       str(rules_file(tmp_path, "glue", expect[:-1] + ", min_count: 2}")),
+                       "--site", "pic", "--bdii", str(LDIF), "--as-of", "2026-12-01"])
+    assert code == 2
+    assert (f"1 GLUE2Endpoint object of pic with GLUE2EndpointInterfaceName https in {LDIF}, expected at least 2"
+            in out.splitlines()[1]), out

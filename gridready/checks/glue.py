@@ -185,19 +185,23 @@ def parse_count(expect: Mapping[str, Any], problems: list[str]) -> None:
 
 def judge_selection(records: Sequence[tuple[str, Callable[[str], Sequence[str]]]],
                     require: Mapping[str, tuple[Test, ...]], expect: Mapping[str, Any],
-                    what: str, where: str, verb: str = "publishes") -> Assessment:
+                    what: tuple[str, str], where: str, verb: str = "publishes") -> Assessment:
     """Judge selected records (name, field reader) against ``require`` and ``min_count``.
 
-    ``what`` names the selection ("GLUE2Endpoint objects of SITE with ..."),
-    ``where`` the source. See the module docstring for the evidence rule.
+    ``what`` names the selection, singular and plural ("GLUE2Endpoint object of
+    SITE with ...", "GLUE2Endpoint objects of SITE with ..."), ``where`` the
+    source. See the module docstring for the evidence rule.
     """
+    def counted(n: int) -> str:
+        return f"{n} {what[0] if n == 1 else what[1]}"
+
     missing = str(expect.get("missing", "fail"))
     if not records:
         if "min_count" not in expect:
-            return Assessment(unknown=f"no {what} in {where}: nothing to judge (state min_count to "
+            return Assessment(unknown=f"no {what[1]} in {where}: nothing to judge (state min_count to "
                                       "make an empty selection a failure, or min_count: 0 to accept it)")
         if expect["min_count"] == 0:
-            return Assessment(findings=(Finding(True, f"no {what} in {where} (min_count 0)"),))
+            return Assessment(findings=(Finding(True, f"no {what[1]} in {where} (min_count 0)"),))
     findings: list[Finding] = []
     unknown: list[str] = []
     failing = 0
@@ -215,10 +219,10 @@ def judge_selection(records: Sequence[tuple[str, Callable[[str], Sequence[str]]]
         findings.append(Finding(False, f"... and {failing - MAX_NAMED} more failing records"))
     minimum = expect.get("min_count")
     if isinstance(minimum, int) and len(records) < minimum:
-        findings.append(Finding(False, f"{len(records)} {what} in {where}, expected at least {minimum}",
-                                f"publish at least {minimum} {what}"))
-    count = f"{len(records)} {what}"
-    summary = f"{count} in {where}" + (" meet the requirements" if require else "")
+        findings.append(Finding(False, f"{counted(len(records))} in {where}, expected at least {minimum}",
+                                f"publish at least {counted(minimum)}"))
+    summary = f"{counted(len(records))} in {where}" + (
+        (" meets" if len(records) == 1 else " meet") + " the requirements" if require else "")
     if unknown:
         shown = "; ".join(unknown[:5]) + (f"; ... and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         return Assessment(findings=tuple(findings), summary=summary, unknown=shown)
@@ -316,7 +320,8 @@ class GlueCheck:
         filters, _ = parse_filters(expect.get("where"), "where")
         required, _ = requirements(expect.get("require"), "require")
         selected = [e for e in facts.entries.get(obj.lower(), ()) if passes(e.get, filters)]
-        what = f"{obj} objects of {facts.site}" + filter_text(filters)
+        tail = f" of {facts.site}" + filter_text(filters)
+        what = (f"{obj} object{tail}", f"{obj} objects{tail}")
         records = [(_record_name(e, obj), e.get) for e in selected]
         return judge_selection(records, required, expect, what, facts.source)
 

@@ -141,7 +141,8 @@ class SrrCheck:
         required, _ = requirements(expect.get("require"), "require")
         selected = [r for r in items if passes(partial(values_of, r), filters)]
         who = f" of {request.site}" if request.site else ""
-        what = f"SRR {kind}s{who}" + filter_text(filters)
+        tail = who + filter_text(filters)
+        what = (f"SRR {kind}{tail}", f"SRR {kind}s{tail}")
         records = [(_name(r, kind, i), partial(values_of, r)) for i, r in enumerate(selected)]
         return judge_selection(records, required, expect, what, facts.source, verb="has")
 
