@@ -77,34 +77,30 @@ def test_local_pool_accounts_and_local_fallback_stay_critical(tmp_path: Path) ->
 UNKNOWN = "GLEXEC UNKNOWN - "
 
 
-@pytest.mark.parametrize("db, policy, reason", [
+@pytest.mark.parametrize("db, policy, code, line", [
+    # What liblcmaps reads definitely is judged, not UNKNOWN.
     # liblcmaps drops a label with no rules: the policy glexec asks for does not exist.
-    ((DATA / "empty-policy-first.db").read_text(), "placeholder",
-     "account policy 'placeholder' (lcmaps_get_account_policy) is not defined in /etc/lcmaps/lcmaps-glexec.db"),
+    ((DATA / "empty-policy-first.db").read_text(), "placeholder", 2,
+     "[CRITICAL] scas-argus: account policy 'placeholder' (lcmaps_get_account_policy) is not defined in "
+     "/etc/lcmaps/lcmaps-glexec.db"),
     # ``~a -> b``: b maps locally whenever SCAS says no.
-    ('a = "lcmaps_scas_client.mod" "-endpoint https://s:8443"\nb = "lcmaps_posix_enf.mod"\np:\n~a -> b\n', "p",
-     "account policy p can map users without SCAS or Argus: b"),
-])
-def test_what_liblcmaps_reads_definitely_is_judged_not_unknown(tmp_path: Path, db: str, policy: str,
-                                                               reason: str) -> None:
-    code, lines = probe(node_with(tmp_path, db, policy))
-    assert code == 2, lines
-    assert lines[1].startswith(f"[CRITICAL] scas-argus: {reason}"), lines
-
-
-@pytest.mark.parametrize("db, policy, reason", [
-    ((DATA / "undefined-module-typo.db").read_text(), "glexec_get_account",
-     "account policy uses 'poxix_enf' (line 6 of /etc/lcmaps/lcmaps-glexec.db), which the database does not "
-     "define: LCMAPS would load a module of that name, which gridready cannot inspect"),
+    ('a = "lcmaps_scas_client.mod" "-endpoint https://s:8443"\nb = "lcmaps_posix_enf.mod"\np:\n~a -> b\n', "p", 2,
+     "[CRITICAL] scas-argus: account policy p can map users without SCAS or Argus: b"),
+    # Routing without evidence is UNKNOWN with the reason.
+    ((DATA / "undefined-module-typo.db").read_text(), "glexec_get_account", 3,
+     "[UNKNOWN] scas-argus: account policy uses 'poxix_enf' (line 6 of /etc/lcmaps/lcmaps-glexec.db), which the "
+     "database does not define: LCMAPS would load a module of that name, which gridready cannot inspect "
+     "(deadline 2010-05-31)"),
     # No policy named in glexec.conf and none in the database.
-    ("# nothing yet\n", "",
-     "LCMAPS database /etc/lcmaps/lcmaps-glexec.db defines no policy: no account policy to judge"),
+    ("# nothing yet\n", "", 3,
+     "[UNKNOWN] scas-argus: LCMAPS database /etc/lcmaps/lcmaps-glexec.db defines no policy: no account policy to "
+     "judge (deadline 2010-05-31)"),
 ])
-def test_routing_without_evidence_is_unknown_with_the_reason(tmp_path: Path, db: str, policy: str,
-                                                            reason: str) -> None:
-    code, lines = probe(node_with(tmp_path, db, policy))
-    assert code == 3, lines
-    assert lines[1] == f"[UNKNOWN] scas-argus: {reason} (deadline 2010-05-31)"
+def test_routing_is_judged_when_liblcmaps_reads_it_and_unknown_without_evidence(
+        tmp_path: Path, db: str, policy: str, code: int, line: str) -> None:
+    got, lines = probe(node_with(tmp_path, db, policy))
+    assert got == code, lines
+    assert lines[1].startswith(line), lines
 
 
 def test_failures_still_win_over_missing_evidence(tmp_path: Path) -> None:
