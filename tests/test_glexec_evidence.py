@@ -74,9 +74,6 @@ def test_local_pool_accounts_and_local_fallback_stay_critical(tmp_path: Path) ->
     assert code == 2 and "can map users without SCAS or Argus: verifyproxy -> poolaccount -> posix_enf" in lines[1]
 
 
-UNKNOWN = "GLEXEC UNKNOWN - "
-
-
 @pytest.mark.parametrize("db, policy, code, line", [
     # What liblcmaps reads definitely is judged, not UNKNOWN.
     # liblcmaps drops a label with no rules: the policy glexec asks for does not exist.
