@@ -78,6 +78,11 @@ def parse(document: Any, where: str, facts: rec.SourceFacts) -> None:
     """Add the rcsites and services of one CRIC answer to ``facts``."""
     if not isinstance(document, dict):
         raise SourceError(f"{where}: expected a JSON object keyed by name, got {type(document).__name__}")
+    if document and not any(isinstance(v, (dict, list)) for v in document.values()):
+        # CRIC's refusals are JSON too ({"detail": "Authentication credentials were not provided."}):
+        # taking one as an answer with no sites would drop every CRIC tier from the import.
+        said = _str(document.get("detail")) or _str(document.get("error")) or ", ".join(map(str, document))
+        raise SourceError(f"{where}: not a CRIC answer (no rcsite or service objects): {said[:120]}")
     for key in sorted(document, key=str):
         value = document[key]
         entry = f"{where}: entry {str(key)[:60]!r}"
@@ -128,7 +133,7 @@ def _site(value: Mapping[str, Any], where: str, key: str, facts: rec.SourceFacts
     excluded = f"CRIC state is {state}" if state and state.upper() != "ACTIVE" else ""
     tags = frozenset({"wlcg"} if tier is not None else set())
     facts.sites.append(rec.SiteFact(name=name, source="CRIC", tier=tier, wlcg_name=names[0] if names else "",
-                                    tags=tags, excluded=excluded))
+                                    tags=tags, excluded=excluded, gocdb_key=rec.gocdb_key(value.get("gocdb_pk"))))
 
 
 def _service(value: Mapping[str, Any], where: str, group: str, facts: rec.SourceFacts) -> None:

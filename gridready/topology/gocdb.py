@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
@@ -42,16 +42,49 @@ def locations(source: str) -> list[str]:
     return [source]
 
 
+#: Bound on the pages of one paged PI listing followed (a whole-grid listing is a few dozen).
+MAX_PAGES = 1000
+
+
 def read_gocdb(source: str, deadline: Deadline, tls: TLSOptions) -> rec.SourceFacts:
-    """Sites and services of ``source`` (URL or file). Raises SourceError if any document is unusable."""
+    """Sites and services of ``source`` (URL or file). Raises SourceError if any document is unusable.
+
+    A paged PI answer (``<meta>`` with ``count``, ``max_page_size`` and a
+    ``<link rel="next">``, GOCDB's cursor paging) is followed page by page
+    when read from a URL; a saved file whose last page is full and points to
+    a next one is refused, as it holds only part of the listing.
+    """
     facts = rec.SourceFacts("GOCDB", rec.label(source))
-    for location in locations(source):
-        _, body = rec.read(location, deadline, tls, accept=_ACCEPT, what="GOCDB XML")
-        with deadline.during(f"parsing GOCDB XML from {location}"):
-            for index, chunk in enumerate(c for c in _DOCUMENT.split(body) if c.strip()):
-                where = location if index == 0 else f"{location} (document {index + 1})"
-                parse(chunk, where, facts)
+    for first in locations(source):
+        location: str | None = first
+        pages = 0
+        while location is not None:
+            pages += 1
+            if pages > MAX_PAGES:
+                raise SourceError(f"{first}: more than {MAX_PAGES} pages of paged GOCDB answers; refused")
+            _, body = rec.read(location, deadline, tls, accept=_ACCEPT, what="GOCDB XML")
+            following: str | None = None
+            with deadline.during(f"parsing GOCDB XML from {location}"):
+                for index, chunk in enumerate(c for c in _DOCUMENT.split(body) if c.strip()):
+                    where = location if index == 0 else f"{location} (document {index + 1})"
+                    following = parse(chunk, where, facts)
+            location = _follow(first, location, following)
     return facts
+
+
+def _follow(first: str, location: str, following: str | None) -> str | None:
+    """The next page to read after ``location`` (None: the listing is complete)."""
+    if following is None:
+        return None
+    if not is_url(location):
+        raise SourceError(f"{location}: ends with a full page of a paged GOCDB answer whose next page "
+                          f"({following[:120]}) is not in the file: save every page, or give the PI URL")
+    following = urljoin(location, following)    # GOCDB writes absolute links; a path is taken as on this server
+    here, there = urlsplit(location), urlsplit(following)
+    if (there.scheme.lower(), there.netloc.lower()) != (here.scheme.lower(), here.netloc.lower()):
+        raise SourceError(f"{first}: paged GOCDB answer links its next page on another server "
+                          f"({there.scheme}://{there.netloc}); refused")
+    return following
 
 
 def _root(chunk: bytes, where: str) -> Any:
@@ -75,16 +108,35 @@ def _scopes(element: Any) -> frozenset[str]:
                      for s in element.findall("SCOPES/SCOPE") if (s.text or "").strip())
 
 
-def parse(chunk: bytes, where: str, facts: rec.SourceFacts) -> None:
-    """Add the SITE and SERVICE_ENDPOINT elements of one PI answer to ``facts``."""
+def parse(chunk: bytes, where: str, facts: rec.SourceFacts) -> str | None:
+    """Add the SITE and SERVICE_ENDPOINT elements of one PI answer to ``facts``.
+
+    Returns the ``next`` link of a full page of a paged answer (more may
+    follow), else None.
+    """
     root = _root(chunk, where)
     if root.tag != "results":
         raise SourceError(f"{where}: not a GOCDB programmatic interface answer "
                           f"(root element <{str(root.tag)[:40]}>, expected <results>)")
-    for number, element in enumerate(root.findall("SITE"), 1):
+    sites, services = root.findall("SITE"), root.findall("SERVICE_ENDPOINT")
+    for number, element in enumerate(sites, 1):
         _site(element, f"{where}: SITE #{number}", facts)
-    for number, element in enumerate(root.findall("SERVICE_ENDPOINT"), 1):
+    for number, element in enumerate(services, 1):
         _service(element, f"{where}: SERVICE_ENDPOINT #{number}", facts)
+    return _next_page(root, len(sites) + len(services))
+
+
+def _next_page(root: Any, items: int) -> str | None:
+    # GOCDB links a next page after every non-empty page; one shorter than
+    # max_page_size is the last (the next would be empty).
+    meta = root.find("meta")
+    if meta is None or items == 0:
+        return None
+    link = next((str(e.get("href") or "").strip() for e in meta.findall("link") if e.get("rel") == "next"), "")
+    size = _text(meta, "max_page_size")
+    if not link or (size.isdigit() and items < int(size)):
+        return None
+    return link
 
 
 def _site(element: Any, where: str, facts: rec.SourceFacts) -> None:
@@ -108,8 +160,9 @@ def _site(element: Any, where: str, facts: rec.SourceFacts) -> None:
     elif status and status.lower() != "certified":
         excluded = f"GOCDB CERTIFICATION_STATUS is {status}"
     giis = _text(element, "GIIS_URL") or str(element.get("GIIS_URL") or "")
+    key = rec.gocdb_key(_text(element, "PRIMARY_KEY") or str(element.get("PRIMARY_KEY") or ""))
     facts.sites.append(rec.SiteFact(name=name, source="GOCDB", tier=tier, tags=_scopes(element),
-                                    bdii=rec.ldap_root(giis), excluded=excluded))
+                                    bdii=rec.ldap_root(giis), excluded=excluded, gocdb_key=key))
 
 
 def _service(element: Any, where: str, facts: rec.SourceFacts) -> None:

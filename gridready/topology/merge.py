@@ -97,9 +97,11 @@ def merge(sources: Sequence[rec.SourceFacts], bdii_values: Mapping[str, str], fi
             if seen[key] > 1 and source.kind != "BDII":
                 continue
             grouped.setdefault(key, _Site()).facts.append((source, fact))
+    aliases = _join_by_gocdb_key(grouped)
     for source in sources:
         for service in source.services:
-            site = grouped.get(service.site.casefold())
+            name_key = service.site.casefold()
+            site = grouped.get(aliases.get(name_key, name_key))
             if site is not None:
                 site.services.append((source, service))
 
@@ -125,6 +127,29 @@ def merge(sources: Sequence[rec.SourceFacts], bdii_values: Mapping[str, str], fi
         out = _apply_overlay(out, overlay, filters, date, problems)
     out.sort(key=lambda s: (int(s.fields["tier"]), s.name.casefold(), s.name))
     return out, problems
+
+
+def _join_by_gocdb_key(grouped: dict[str, _Site]) -> dict[str, str]:
+    """Fold a site named otherwise elsewhere into the GOCDB site whose primary key it gives.
+
+    CRIC's rcsite ``name`` is its own (often the GOCDB name, not always); its
+    ``gocdb_pk`` says which GOCDB site it is. Returns folded name -> GOCDB name key,
+    so services filed under the other name reach the merged site.
+    """
+    owners = {f.gocdb_key: key for key, site in grouped.items() for _, f in site.facts
+              if f.source == "GOCDB" and f.gocdb_key}
+    aliases: dict[str, str] = {}
+    for key in sorted(grouped):
+        site = grouped[key]
+        if any(f.source == "GOCDB" for _, f in site.facts):
+            continue
+        targets = {owners[f.gocdb_key] for _, f in site.facts if f.gocdb_key in owners}
+        if len(targets) == 1:
+            target = targets.pop()
+            grouped[target].facts.extend(site.facts)
+            del grouped[key]
+            aliases[key] = target
+    return aliases
 
 
 def _merge_site(site: _Site, bdii_values: Mapping[str, str], date: str | None,

@@ -39,6 +39,15 @@ class SiteFact:
     bdii: str = ""
     #: Why the source says the site is not in production ("" when it is).
     excluded: str = ""
+    #: The site's GOCDB primary key (GOCDB ``PRIMARY_KEY``, CRIC ``gocdb_pk``), "" if not given:
+    #: it ties a CRIC rcsite named otherwise to its GOCDB site.
+    gocdb_key: str = ""
+
+
+def gocdb_key(value: object) -> str:
+    """A GOCDB primary key as compared: ``"1234G0"``, ``1234`` and ``"1234g0"`` are one key; "" if none."""
+    text = str(value).strip().upper() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    return text[:-2] if text.endswith("G0") else text
 
 
 @dataclass(frozen=True)
