@@ -99,7 +99,8 @@ def test_dns_against_dnsmasq(tmp_path: Path) -> None:
         assert code == 2
         assert "[CRITICAL] m1: v4only.example.org has no AAAA record (A 192.0.2.2)" in out
         code, out = probe([*base, "-H", "missing.example.org"])
-        assert code == 3 and "missing.example.org does not exist (NXDOMAIN" in out
+        # NXDOMAIN is the nameserver's answer that the host has no records at all: a failure, not UNKNOWN.
+        assert code == 2 and "[CRITICAL] m1: missing.example.org does not exist (NXDOMAIN" in out
         code, out = probe([*base, "-H", "other.test"])
         assert code == 3 and "SERVFAIL/REFUSED" in out
 

@@ -14,11 +14,25 @@ or a zone file with ``$ORIGIN`` named by the inventory's ``dns:`` (or
       hosts: all               # storage | doors | all (default)
       nameserver: "192.0.2.53:53"   # optional; the command line and inventory win
 
-Evidence rule, precisely: a name that does not exist (NXDOMAIN, or absent from
-the file), a nameserver that fails (SERVFAIL, REFUSED) or does not answer in
-time, and a site with no such hosts are UNKNOWN; a name that exists and has
-no record of a required type (NOERROR with no data) *fails*, naming the host
-and the addresses it does have.
+Evidence rule, precisely: a nameserver that fails (SERVFAIL, REFUSED) or
+does not answer in time, a name absent from a hosts file (a hosts file lists
+some names, it is no authority for the rest), a name outside a zone file's
+origin or an alias leaving it, and a site with no such hosts are UNKNOWN. A
+name that exists and has no record of a required type (NOERROR with no data)
+*fails*, naming the host and the addresses it does have; so does a name the
+nameserver says does not exist (NXDOMAIN, also through an alias to nothing,
+or a name under a zone file's origin that the file lacks): the host the
+inventory names cannot be reached by that name at all.
+
+Only addresses another site can reach count: an AAAA record holding a
+loopback, unspecified, link-local, site-local, unique-local (fc00::/7),
+multicast or IPv4-mapped (::ffff:a.b.c.d, RFC 4291 2.5.5.2: never sent on
+the wire, so no IPv6 connectivity) address, or an A record holding 0/8,
+127/8, 169.254/16, multicast or reserved space, does not meet the record
+type; the finding names such addresses. Private IPv4 (RFC 1918) is accepted
+as an A record: split-horizon DNS is common and the milestone is about IPv6.
+Documentation prefixes (192.0.2.0/24, 2001:db8::/32) are accepted, as
+examples use them.
 """
 
 from __future__ import annotations
@@ -46,15 +60,45 @@ DEFAULT_PORT = 53
 #: One query waits at most this long even when the deadline allows more.
 QUERY_SECONDS = 5.0
 ZONE_MAX_BYTES = 8 * 1024 * 1024
+#: Aliases followed in a zone file, as resolvers bound CNAME chains.
+_MAX_CHAIN = 8
 _HOSTNAME = re.compile(r"(?=.{1,253}\.?\Z)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_-]{1,63})*\.?\Z")
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The outcome of one lookup: ``addresses`` (possibly empty: no data) or ``problem`` (UNKNOWN)."""
+    """The outcome of one lookup: ``addresses`` (possibly empty: no data), ``absent`` (the name
+    does not exist: a failure, saying how that is known) or ``problem`` (UNKNOWN)."""
 
     addresses: tuple[str, ...] = ()
     problem: str | None = None
+    absent: str | None = None
+
+
+_V4_UNREACHABLE = tuple(ipaddress.ip_network(n) for n in
+                        ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4"))
+_V6_UNREACHABLE = tuple(ipaddress.ip_network(n) for n in
+                        ("::/128", "::1/128", "fe80::/10", "fec0::/10", "fc00::/7", "ff00::/8"))
+
+
+def unreachable(text: str) -> str | None:
+    """Why another site cannot reach the address ``text`` (e.g. ``'link-local'``), or None when it can."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return "not an address"
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return "IPv4-mapped, not IPv6"
+        names = ("unspecified", "loopback", "link-local", "site-local", "unique-local", "multicast")
+        for name, net in zip(names, _V6_UNREACHABLE):
+            if address in net:
+                return name
+        return None
+    for name, net in zip(("'this network'", "loopback", "link-local", "multicast", "reserved"), _V4_UNREACHABLE):
+        if address in net:
+            return name
+    return None
 
 
 def parse_nameserver(text: str) -> tuple[str, int]:
@@ -97,6 +141,8 @@ class _FileZone:
         self.path = path
         text = read_text(path, max_bytes=ZONE_MAX_BYTES, deadline=deadline, what="DNS hosts/zone file")
         self.names: dict[str, dict[str, list[str]]] = {}
+        #: The zone's origin (lower case, no trailing dot); None for a hosts file.
+        self.origin: str | None = None
         if re.search(r"^\$ORIGIN\s", text, re.MULTILINE):
             self._zone(text)
         else:
@@ -126,6 +172,7 @@ class _FileZone:
             zone = dns.zone.from_text(text, relativize=False, check_origin=False)
         except (dns.exception.DNSException, ValueError) as exc:
             raise SourceError(f"{self.path}: not a zone file: {terminal(str(exc))}") from None
+        self.origin = zone.origin.to_text().rstrip(".").lower() if zone.origin is not None else None
         for name, node in zone.nodes.items():
             for rdataset in node.rdatasets:
                 rtype = dns.rdatatype.to_text(rdataset.rdtype)
@@ -134,13 +181,41 @@ class _FileZone:
                 if not len(rdataset):
                     self.names.setdefault(name.to_text().rstrip(".").lower(), {})
 
+    def _entry(self, name: str) -> dict[str, list[str]] | None:
+        """The records of ``name``, or of the closest wildcard covering it (RFC 4592) in a zone file."""
+        entry = self.names.get(name)
+        if entry is not None or self.origin is None:
+            return entry
+        labels = name.split(".")
+        existing = {".".join(n.split(".")[i:]) for n in self.names for i in range(n.count(".") + 1)}
+        for cut in range(1, len(labels)):
+            parent = ".".join(labels[cut:])
+            if "*." + parent in self.names:
+                return self.names["*." + parent]
+            if parent in existing:
+                # The closest existing ancestor (an empty non-terminal too) ends the search.
+                return None
+        return None
+
+    def _inside(self, name: str) -> bool:
+        return self.origin is not None and (name == self.origin or name.endswith("." + self.origin))
+
     def lookup(self, host: str, rtype: str) -> Answer:
-        entry = self.names.get(host.lower())
-        if entry is None:
-            return Answer(problem=f"{host} is not in {self.path}")
-        if rtype not in entry and "CNAME" in entry:
-            return Answer(problem=f"{host} is an alias (CNAME) in {self.path}, not followed offline")
-        return Answer(tuple(entry.get(rtype, ())))
+        name = host.lower()
+        for _ in range(_MAX_CHAIN):
+            entry = self._entry(name)
+            if entry is None:
+                if self._inside(name):
+                    via = f" (alias of {host})" if name != host.lower() else ""
+                    return Answer(absent=f"{name}{via} does not exist in zone {self.origin} ({self.path})")
+                if name != host.lower():
+                    return Answer(problem=f"{host} is an alias of {name}, outside {self.path}: not followed offline")
+                return Answer(problem=f"{host} is not in {self.path}")
+            if rtype not in entry and "CNAME" in entry:
+                name = entry["CNAME"][0].rstrip(".").lower()
+                continue
+            return Answer(tuple(entry.get(rtype, ())))
+        return Answer(problem=f"{host}: alias chain longer than {_MAX_CHAIN} in {self.path}")
 
 
 class _Live:
@@ -157,6 +232,7 @@ class _Live:
         if nameserver is not None:
             self.resolver.nameservers = [nameserver[0]]
             self.resolver.port = nameserver[1]
+        self.silent: str | None = None
 
     def lookup(self, host: str, rtype: str, deadline: Deadline) -> Answer:
         import dns.exception
@@ -167,8 +243,13 @@ class _Live:
         self.resolver.timeout = wait
         try:
             answer = self.resolver.resolve(host, rtype, search=False, raise_on_no_answer=False)
-        except dns.resolver.NXDOMAIN:
-            return Answer(problem=f"{host} does not exist (NXDOMAIN from {self.where})")
+        except dns.resolver.NXDOMAIN as exc:
+            try:
+                alias = str(getattr(exc, "canonical_name")).rstrip(".").lower()
+            except (AttributeError, KeyError, TypeError, IndexError):
+                alias = host.lower()
+            via = f" (alias of {alias}, which does not exist)" if alias != host.lower() else ""
+            return Answer(absent=f"{host} does not exist{via} (NXDOMAIN from {self.where})")
         except dns.resolver.NoNameservers as exc:
             return Answer(problem=f"{self.where} could not answer for {host} {rtype} "
                                   f"(SERVFAIL/REFUSED: {terminal(str(exc))[:200]})")
@@ -181,6 +262,19 @@ class _Live:
         if answer.rrset is None:
             return Answer(())
         return Answer(tuple(r.to_text() for r in answer.rrset))
+
+    def lookup_all(self, host: str, types: Sequence[str], deadline: Deadline) -> dict[str, Answer]:
+        """Each type of ``host``; once the nameserver did not answer in time it is not asked again."""
+        answers: dict[str, Answer] = {}
+        for rtype in types:
+            if self.silent is not None:
+                answers[rtype] = Answer(problem=self.silent)
+                continue
+            answers[rtype] = answer = self.lookup(host, rtype, deadline)
+            if answer.problem is not None and answer.problem.startswith("no answer from"):
+                # One slow query per dead nameserver, not one per host and type until -t runs out.
+                self.silent = answer.problem + "; not asked again"
+        return answers
 
 
 @dataclass(frozen=True)
@@ -247,8 +341,8 @@ class DnsCheck:
             where = live.where
             for host in hosts:
                 with deadline.during(f"looking up {host} at {live.where}"):
-                    answers[host] = {t: live.lookup(host, t, deadline) for t in types}
-        details = [f"{h} {t}: {a.problem or (', '.join(a.addresses) or 'no records')}"
+                    answers[host] = live.lookup_all(host, types, deadline)
+        details = [f"{h} {t}: {a.problem or a.absent or (', '.join(a.addresses) or 'no records')}"
                    for h, per in answers.items() for t, a in per.items()]
         target = ", ".join(hosts[:3]) + (f" (+{len(hosts) - 3})" if len(hosts) > 3 else "")
         return Observation(target=target or (request.site or ""),
@@ -290,16 +384,24 @@ class DnsCheck:
         unknown: list[str] = []
         for host in hosts:
             answers = {t: facts.answers[host].get(t, Answer(problem=f"{host} {t} not looked up")) for t in types}
+            absent = [a.absent for a in answers.values() if a.absent]
             problems = [a.problem for a in answers.values() if a.problem]
+            if absent:
+                findings.append(Finding(False, absent[0], f"publish {'/'.join(types)} records for {host} in DNS "
+                                                          "(or correct the host name in the inventory)"))
+                continue
             if problems:
                 unknown.append(problems[0])
                 continue
-            lacking = [t for t, a in answers.items() if not a.addresses]
+            lacking = [t for t, a in answers.items() if not any(unreachable(x) is None for x in a.addresses)]
             have = "; ".join(f"{t} {', '.join(a.addresses)}" for t, a in answers.items() if a.addresses)
+            bad = [f"{x} is {unreachable(x)}" for t in lacking for x in answers[t].addresses]
             if lacking:
-                findings.append(Finding(False, f"{host} has no {'/'.join(lacking)} record"
-                                               + (f" ({have})" if have else ""),
-                                        f"publish {'/'.join(lacking)} records for {host} in DNS"))
+                findings.append(Finding(False, f"{host} has no {'usable ' if bad else ''}{'/'.join(lacking)} record"
+                                               + (f" ({have})" if have else "")
+                                               + (f": {'; '.join(bad[:3])}" if bad else ""),
+                                        f"publish {'/'.join(lacking)} records with globally reachable addresses "
+                                        f"for {host} in DNS"))
             else:
                 findings.append(Finding(True, f"{host}: {have}"))
         summary = f"{len(hosts)} host{'s' if len(hosts) != 1 else ''} with {' and '.join(types)} records " \
