@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import string
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -90,6 +91,17 @@ def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) 
     # The plugin's perfdata (after '|') must not become ours: Nagios splits our line at the first '|'.
     first = text.split("\n", 1)[0].split("|", 1)[0].strip()
     return Run(tuple(argv), code, terminal(first)[:300])
+
+
+def _ended(code: int | None) -> str:
+    """How the plugin ended, as Nagios would say it: ``exit N`` or ``killed by signal N (SIGNAME)``."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"killed by signal {-code} ({name})"
+    return f"exit {code}"
 
 
 class PluginCheck:
@@ -169,7 +181,7 @@ class PluginCheck:
                 findings.append(Finding(False, f"{who}: {said}", f"fix what {terminal(argv[0])} reports on {who}",
                                         Severity.WARNING if run.code == 1 else Severity.CRITICAL))
             else:
-                unknown.append(f"{who}: {terminal(argv[0])} exit {run.code}: {said}")
+                unknown.append(f"{who}: {terminal(argv[0])} {_ended(run.code)}: {said}")
         return Assessment(findings=tuple(findings), unknown="; ".join(unknown[:5]))
 
 
