@@ -7,6 +7,12 @@ pipes. :func:`capture` reads every output the child was given (at most
 bounded) until the child has exited, and raises the deadline's timeout when
 it runs past it; :func:`stop` then kills its whole process group (children
 are started with ``start_new_session=True``) without ever waiting long.
+
+The child's exit, not the end of its outputs, ends the run: a plugin that
+leaves a background process holding its stdout (``daemon & echo OK``) is
+judged on what it wrote and its exit status, read for at most
+:data:`EXIT_GRACE` seconds after it exited, as a monitoring system waits for
+the plugin process rather than for its descendants.
 """
 
 from __future__ import annotations
@@ -15,10 +21,15 @@ import os
 import selectors
 import signal
 import subprocess
+import time
 
 from gridready.deadline import Deadline
 
 _READ = 65536
+
+#: Seconds the outputs are still read once the child has exited (what it wrote is already
+#: in the pipe; only a descendant holding the pipe open delays the end of file).
+EXIT_GRACE = 0.5
 
 
 def capture(proc: subprocess.Popen[bytes], deadline: Deadline, max_bytes: int) -> tuple[bytes, bytes]:
@@ -29,11 +40,19 @@ def capture(proc: subprocess.Popen[bytes], deadline: Deadline, max_bytes: int) -
     """
     pipes = [p for p in (proc.stdout, proc.stderr) if p is not None]
     kept: dict[int, bytearray] = {p.fileno(): bytearray() for p in pipes}
+    exited_at: float | None = None
     with selectors.DefaultSelector() as sel:
         for fd in kept:
             sel.register(fd, selectors.EVENT_READ)
         while sel.get_map():
-            for key, _ in sel.select(timeout=min(deadline.remaining(), 0.5)):
+            wait = min(deadline.remaining(), 0.5)
+            if exited_at is None and proc.poll() is not None:
+                exited_at = time.monotonic()
+            if exited_at is not None:
+                wait = min(wait, exited_at + EXIT_GRACE - time.monotonic())
+                if wait <= 0:
+                    break
+            for key, _ in sel.select(timeout=wait):
                 fd = int(key.fd)
                 chunk = os.read(fd, _READ)
                 if not chunk:

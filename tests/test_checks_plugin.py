@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,27 @@ def test_monitoring_plugins_check_dummy(tmp_path: Path, state: str, code: int, l
     got, out = probe(["--check", "plugin", "--milestones", str(rules), "--as-of", "2026-12-01", "-H", "h1"])
     assert got == code, out
     assert out.splitlines()[1].startswith(line), out
+
+
+@pytest.mark.parametrize("body,code,line", [
+    ("sleep 30 & echo 'OK - started a helper'; exit 0", 0, "[OK] m1: h1: OK - started a helper (deadline"),
+    ("sleep 30 >&2 & echo 'CRITICAL - down'; exit 2", 2, "[CRITICAL] m1: h1: CRITICAL - down"),
+    # A descendant that keeps writing after the plugin exited: bounded, the plugin's own text is the result.
+    ("(sleep 0.2; while :; do echo spam; sleep 0.01; done) & echo 'OK - first'; exit 0", 0, "[OK] m1: h1: OK - first"),
+])
+def test_plugin_is_judged_when_it_exits_not_when_its_descendants_close_the_pipe(
+        tmp_path: Path, body: str, code: int, line: str) -> None:
+    # Before: the background process held stdout open and the run ended at -t, UNKNOWN.
+    started = time.monotonic()
+    got, lines = _run(tmp_path, body)
+    assert time.monotonic() - started < 5
+    assert got == code, lines
+    assert line in lines[1], lines
+
+
+def test_descendants_of_a_plugin_are_not_left_running(tmp_path: Path) -> None:
+    marker = tmp_path / "alive"
+    got, lines = _run(tmp_path, f"(sleep 1; touch {marker}) & echo 'OK - done'; exit 0")
+    assert got == 0, lines
+    time.sleep(1.5)
+    assert not marker.exists()    # the background process was stopped with the plugin's session

@@ -83,9 +83,9 @@ def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) 
     with deadline.during(f"running {terminal(argv[0])}"):
         try:
             output, _ = capture(proc, deadline, MAX_OUTPUT)
-        except BaseException:
+        finally:
+            # Also once it exited: a descendant it left (its own session) is not left running.
             stop(proc)
-            raise
     code = proc.returncode
     text = output.decode("utf-8", "replace")
     # The plugin's perfdata (after '|') must not become ours: Nagios splits our line at the first '|'.
