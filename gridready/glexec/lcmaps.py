@@ -486,10 +486,12 @@ class _Parser:
 
     def policy(self, label: _Tok) -> None:
         rules: list[Rule] = []
+        # Source name -> its rule's line, so a policy of many thousand rules is not quadratic.
+        sources: dict[str, int] = {}
         while self.peek().kind in ("word", "~"):
             if self.peek().kind == "word" and self.peek(1).kind == "=":
                 break  # a definition after a policy: refused by the caller
-            rules.append(self.rule(label.text, rules))
+            rules.append(self.rule(label.text, sources))
         if not rules:
             return  # LCMAPS drops a label with no rules
         if label.text in self.policy_lines:
@@ -498,7 +500,7 @@ class _Parser:
         self.policies.append((label.text, label.line, rules))
         self.policy_lines[label.text] = label.line
 
-    def rule(self, policy: str, rules: list[Rule]) -> Rule:
+    def rule(self, policy: str, sources: dict[str, int]) -> Rule:
         negated = self.peek().kind == "~"
         if negated:
             self.take()
@@ -528,10 +530,10 @@ class _Parser:
             if name not in self.plugins:
                 # LCMAPS loads an undefined name as the module of that name.
                 self.plugins[name] = Plugin(name, name, (), source.line, defined=False)
-        for earlier_rule in rules:
-            if earlier_rule.source == source.text:
-                raise self.fail(source, f"policy '{policy}' has two rules for '{source.text}' "
-                                        f"(first on line {earlier_rule.line})")
+        if source.text in sources:
+            raise self.fail(source, f"policy '{policy}' has two rules for '{source.text}' "
+                                    f"(first on line {sources[source.text]})")
+        sources[source.text] = source.line
         return Rule(source.text, on_success, on_failure, source.line)
 
     def name_after(self, what: str) -> str:

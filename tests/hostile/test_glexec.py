@@ -240,7 +240,13 @@ def test_lcmaps_db_ending_in_a_secret_comment_without_line_end_is_not_quoted(tmp
     'a = "lcmaps_c_pep.mod"' + ' " \\"x\\""' * 40000 + "\np:\na -> b\n",
     # One rule spread over a line per token, tens of thousands of lines.
     'a = "lcmaps_c_pep.mod"\np:\n' + "\n" * 200000 + "a\n->\nb\n",
-], ids=["many-policies", "escaped-quote-flood", "rule-over-many-lines"])
+    # Tens of thousands of rules in one policy (each source checked against a set, not every
+    # earlier rule: this took minutes), as a chain, as unrelated rules, and negated.
+    "glexec_get_account:\n" + "".join(f"a{i} -> a{i + 1}\n" for i in range(60000)),
+    "glexec_get_account:\n" + "".join(f"a{i} -> b{i}\n" for i in range(60000)),
+    "glexec_get_account:\n" + "".join(f"~a{i} -> a{i + 1}\n" for i in range(55000)),
+], ids=["many-policies", "escaped-quote-flood", "rule-over-many-lines", "many-rules-chain",
+        "many-rules-unrelated", "many-negated-rules"])
 def test_large_lcmaps_databases_end_within_the_bound(tmp_path: Path, body: str) -> None:
     node = make_node(tmp_path / "wn", db=body)
     result = probe(tmp_path, node)
