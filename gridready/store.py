@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -205,6 +206,11 @@ _SELECT_RECORD = """
            r.id, r.milestones, r.metrics, r.details"""
 
 
+def _cut(text: str, limit: int = 60) -> str:
+    """``text`` for one error line: at most ``limit`` characters, '...' when cut."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def shift_day(day: date, days: int) -> date:
     """``day`` plus ``days`` (may be negative), held within date.min..date.max: a window
     around ``--as-of 0001-01-01`` or ``9999-12-31`` ends at the calendar's end, not in an OverflowError."""
@@ -378,7 +384,9 @@ class Store:
         their outcomes, and ``latest`` is rebuilt if any did.
         """
         row = self._db.execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()
-        revision = int(row[0]) if row is not None and str(row[0]).isdigit() else 1
+        # ASCII digits only and few of them: str.isdigit() also takes '²', which int() refuses,
+        # and int() refuses thousands of digits.
+        revision = int(row[0]) if row is not None and re.fullmatch(r"[0-9]{1,9}", str(row[0])) else 1
         if revision >= STORE_REVISION:
             return
         removed = self._db.execute("""
@@ -403,10 +411,18 @@ class Store:
         database) when ``create``: a writer must not add its tables, or WAL mode, to another
         application's SQLite file, to a history written by a newer gridready or, for ``prune``
         (create=False), to an empty file."""
+        # Views too: a file of views only is someone's database as much as one of tables.
         tables = [r[0] for r in self._db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4")]
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') ORDER BY name LIMIT 4")]
         if tables or not create:
             self._check_schema(tables)
+        # A view standing where a table of ours belongs (the schema check reads a view named
+        # meta as happily as the table) is no history of ours either.
+        view = self._db.execute("SELECT name FROM sqlite_master WHERE type = 'view' AND name IN "
+                                "('meta', 'results', 'outcomes', 'latest') LIMIT 1").fetchone()
+        if view is not None:
+            raise StoreError(f"{self.path}: not a gridready history database ({view[0]} is a view, "
+                             "not a table; left unchanged)")
 
     def _check_schema(self, tables: Sequence[str] = ()) -> None:
         try:
@@ -420,16 +436,17 @@ class Store:
         found = row[0] if row else None
         if isinstance(found, str) and found.startswith("gridready.store/"):
             version = found[:40].rpartition("/")[2]     # cut: int() refuses thousands of digits
-            by = "a newer" if version.isdigit() and int(version) > int(STORE_SCHEMA.rpartition("/")[2]) \
-                else "another"
+            newer = re.fullmatch(r"[0-9]+", version) and int(version) > int(STORE_SCHEMA.rpartition("/")[2])
+            by = "a newer" if newer else "another"
             raise StoreError(f"{self.path}: a history database of schema {found[:40]}, written by {by} "
                              f"gridready; this version reads {STORE_SCHEMA} only (left unchanged)")
         if found is None and tables:
-            listed = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+            # Names cut: another application's table names are its own, of any length.
+            listed = ", ".join(_cut(str(t)) for t in tables[:3]) + (", ..." if len(tables) > 3 else "")
             raise StoreError(f"{self.path}: not a gridready history database (an SQLite database with other "
                              f"tables: {listed}; left unchanged)")
-        raise StoreError(f"{self.path}: not a gridready history database ({found or 'no gridready schema'}; "
-                         f"expected {STORE_SCHEMA})")
+        shown = _cut(str(found)) if found is not None else "no gridready schema"
+        raise StoreError(f"{self.path}: not a gridready history database ({shown}; expected {STORE_SCHEMA})")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

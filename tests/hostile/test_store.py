@@ -261,6 +261,90 @@ def test_a_writer_leaves_a_database_that_is_not_its_own_unchanged(tmp_path: Path
     assert _snapshot(db) == before
 
 
+@pytest.mark.parametrize("kind, reason", [
+    # Bug: only tables counted as someone else's, so a file of views got gridready's tables and WAL mode.
+    ("views-only", "not a gridready history database (an SQLite database with other tables: v; left unchanged)"),
+    # Bug: a view named meta passed the schema check; the writer switched the file to WAL before failing.
+    ("view-named-meta", "not a gridready history database (meta is a view, not a table; left unchanged)"),
+    ("view-named-results", "not a gridready history database (results is a view, not a table; left unchanged)"),
+], ids=["views-only", "view-named-meta", "view-named-results"])
+@pytest.mark.parametrize("command", [
+    ("ingest", str(bundled.example_dir() / "glexec" / "pic.json")),
+    ("prune", "--before", "2010-06-01"),
+], ids=["ingest", "prune"])
+def test_a_writer_leaves_a_database_of_views_unchanged(tmp_path: Path, command: tuple[str, ...], kind: str,
+                                                        reason: str) -> None:
+    db = tmp_path / "their.db"
+    con = sqlite3.connect(db)
+    if kind == "views-only":
+        con.execute("CREATE VIEW v AS SELECT 1 AS x")
+    elif kind == "view-named-meta":
+        con.execute("CREATE VIEW meta AS SELECT 'schema' AS key, 'gridready.store/1' AS value")
+    else:
+        con.executescript("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                          "INSERT INTO meta VALUES ('schema', 'gridready.store/1');"
+                          "CREATE VIEW results AS SELECT 1 AS id;")
+    con.commit()
+    con.close()
+    before = _snapshot(db)
+    done = run("gridready", command[0], "--db", str(db), *command[1:], cwd=tmp_path)
+    assert_clean(done, 3, within=30)
+    assert done.stderr == f"gridready: {db}: {reason}\n"
+    assert _snapshot(db) == before
+
+
+@pytest.mark.parametrize("command", ["ingest", "report", "prune"])
+@pytest.mark.parametrize("kind", ["long-table-name", "long-schema-value", "long-blob-schema"])
+def test_a_foreign_name_or_schema_value_is_cut_in_the_error_line(tmp_path: Path, command: str, kind: str) -> None:
+    # Bug: another application's table name or meta value went whole into the one error line.
+    db = tmp_path / "their.db"
+    con = sqlite3.connect(db)
+    if kind == "long-table-name":
+        con.execute(f'CREATE TABLE "{"t" * 100000}" (x)')
+    else:
+        con.execute("CREATE TABLE meta (key TEXT, value)")
+        value: object = "\x1b[2J" + "x" * 100000 if kind == "long-schema-value" else b"\x1b" * 100000
+        con.execute("INSERT INTO meta VALUES ('schema', ?)", (value,))
+    con.commit()
+    con.close()
+    args = {"ingest": ("ingest", str(bundled.example_dir() / "glexec" / "pic.json")),
+            "report": ("report", "--as-of", "2010-06-08"), "prune": ("prune", "--before", "2010-06-01")}[command]
+    done = run("gridready", args[0], "--db", str(db), *args[1:], cwd=tmp_path)
+    assert_clean(done, 3, within=30, mentions=str(db))
+    assert len(done.stderr.splitlines()) == 1
+    assert len(done.stderr) < 400, done.stderr
+
+
+@pytest.mark.parametrize("revision", ["9" * 6000, "\u00b2", "\u0663", "x", ""])
+def test_a_damaged_revision_mark_is_read_as_the_first_revision(tmp_path: Path, revision: str) -> None:
+    # Bug: a revision of thousands of digits was an internal error (int() refuses them); '²' passes
+    # str.isdigit() and int() refuses it too. Such a mark is revision 1: the migration runs again.
+    db = tmp_path / "h.db"
+    Store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
+    con.commit()
+    con.close()
+    done = run("gridready", "ingest", "--db", str(db), str(bundled.example_dir() / "glexec" / "pic.json"))
+    assert_clean(done, 0, within=30)
+    assert sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0] == "2"
+
+
+@pytest.mark.parametrize("schema, by", [("gridready.store/\u00b2", "another"), ("gridready.store/" + "9" * 30, "a newer"),
+                                        ("gridready.store/7", "a newer")])
+def test_a_schema_mark_with_odd_digits_is_named_not_an_internal_error(tmp_path: Path, schema: str, by: str) -> None:
+    db = tmp_path / "h.db"
+    Store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
+    con.commit()
+    con.close()
+    done = run("gridready", "ingest", "--db", str(db), str(bundled.example_dir() / "glexec" / "pic.json"))
+    assert_clean(done, 3, within=30)
+    assert done.stderr == (f"gridready: {db}: a history database of schema {schema[:40]}, written by {by} gridready; "
+                           "this version reads gridready.store/1 only (left unchanged)\n")
+
+
 # --- as of a date: only what was known then ---------------------------------------------------------------
 
 @pytest.mark.parametrize("as_of, message", [
