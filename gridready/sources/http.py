@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -448,6 +449,11 @@ def parse_json(body: bytes, content_type: str, where: str, *, from_url: bool = T
     except json.JSONDecodeError as exc:
         raise SourceError(f"{where}: malformed JSON at line {exc.lineno} column {exc.colno}: "
                           f"{exc.msg}") from None
+    except ValueError:
+        # Python refuses to convert an integer of more than 4300 digits (sys.int_info); no
+        # producer of these documents writes one.
+        raise SourceError(f"{where}: JSON holds a number too long to read "
+                          f"(more than {sys.get_int_max_str_digits()} digits)") from None
 
 
 def fetch_json(url: str, deadline: Deadline, tls: TLSOptions = TLSOptions(), *,

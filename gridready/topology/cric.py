@@ -67,6 +67,9 @@ def _documents(body: bytes, where: str) -> Iterator[Any]:
                               f"{exc.msg}") from None
         except RecursionError:
             raise SourceError(f"{where}: JSON nested too deeply") from None
+        except ValueError:
+            # Python refuses an integer of more than 4300 digits; CRIC writes none.
+            raise SourceError(f"{where}: JSON holds a number too long to read") from None
         yield document
 
 

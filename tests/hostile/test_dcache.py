@@ -243,3 +243,24 @@ def test_twenty_thousand_managers_for_one_service(tmp_path: Path) -> None:
     result = probe("--bdii", str(dump), "--se", "srm.example.org")
     assert_clean(result, 0, within=BOUND)
     assert "srm.example.org runs dCache 1.9.5-22" in status(result)
+
+
+# --- a JSON number Python will not read (attack round) ---------------------------------
+
+_DIGITS = "1" * 5000
+
+
+@pytest.mark.parametrize("option, where", [("--srr", "latestupdate"), ("--srr", "implementationversion"),
+                                           ("--info", "version")])
+def test_a_json_number_of_thousands_of_digits_is_unknown_naming_the_file(tmp_path: Path, option: str,
+                                                                         where: str) -> None:
+    # Bug: int() refuses more than 4300 digits with a ValueError the JSON reader let through
+    # (an internal error in place of the status line naming the file).
+    saved = tmp_path / "doc.json"
+    if option == "--srr":
+        saved.write_text('{"storageservice": {"implementation": "dcache", "implementationversion": "2.6.5", '
+                         f'"{where}": {_DIGITS}, "storageendpoints": []}}}}', encoding="utf-8")
+    else:
+        saved.write_text(f'{{"{where}": {_DIGITS}}}', encoding="utf-8")
+    result = probe(option, str(saved), "--se", "srm.example.org")
+    assert_unknown(result, f"{saved}: JSON holds a number too long to read (more than 4300 digits)")

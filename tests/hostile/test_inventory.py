@@ -77,3 +77,12 @@ def test_unreachable_https_source(tmp_path: Path) -> None:
 @pytest.mark.parametrize("source", ["ldap://127.0.0.1:9", "ftp://gocdb.example.org/x"])
 def test_bad_bdii_uri(tmp_path: Path, source: str) -> None:
     bad(tmp_path, "--bdii", source, mentions=source.split("/")[2])
+
+
+@pytest.mark.parametrize("where", ["tier_level", "name"])
+def test_cric_number_of_thousands_of_digits_is_one_line(tmp_path: Path, where: str) -> None:
+    # Bug: int() refuses more than 4300 digits; the ValueError was an internal error.
+    saved = tmp_path / "c.json"
+    other = "name" if where == "tier_level" else "tier_level"
+    saved.write_text(f'[{{"{where}": {"3" * 5000}, "{other}": 1}}]', encoding="utf-8")
+    bad(tmp_path, "--cric", str(saved), mentions=f"{saved}: JSON holds a number too long to read")
