@@ -199,6 +199,12 @@ def _saved(path: str, deadline: Deadline) -> tuple[dict[str, Any], dict[str, str
     return {p: doc[p] for p in present}, {p: f"{path} [{p}]" for p in PATHS}
 
 
+def _shown(value: Any, limit: int = 60) -> str:
+    """``value`` as quoted in one message line: its repr, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def _kind(value: Any) -> str:
     return "null" if value is None else {dict: "an object", list: "a list", str: "a string",
                                          bool: "a boolean"}.get(type(value), type(value).__name__)
@@ -222,7 +228,7 @@ def _opt_int(item: Mapping[str, Any], key: str, where: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SourceError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a whole number")
+        raise SourceError(f"{where}: '{key}' is {_kind(value)} {_shown(value)}, expected a whole number")
     return value
 
 

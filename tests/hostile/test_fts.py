@@ -247,3 +247,33 @@ def _routes(**docs: object) -> dict[str, Response]:
 def test_real_server_payload_shapes(served: RunningServer, code: int, mentions: str) -> None:
     result = rest_probe(served, "-v")
     assert_clean(result, code, within=BOUND, mentions=mentions)
+
+
+# --- hostile values in a saved FTS3 configuration (attack round) -------------------------
+
+def test_a_json_number_of_thousands_of_digits_is_unknown_naming_the_file(tmp_path: Path) -> None:
+    # Bug: int() refuses more than 4300 digits; the ValueError was an internal error.
+    saved = tmp_path / "fts3.json"
+    saved.write_text(json.dumps(_FRESH)[:-1] + ', "extra": ' + "7" * 5000 + "}", encoding="utf-8")
+    result = probe("--fts", str(saved))
+    assert_clean(result, 3, within=BOUND, mentions=f"{saved}: JSON holds a number too long to read")
+    assert status_line(result).startswith("FTS_CHANNELS UNKNOWN - ")
+
+
+@pytest.mark.parametrize("value", ["A" * 200000, ["A" * 200000], {"a": "A" * 200000}, "\x1b[31m" * 20000],
+                         ids=["string", "list", "object", "escapes"])
+@pytest.mark.parametrize("field", ["min_active", "nostreams", "inbound_max_active"])
+def test_a_long_value_where_a_whole_number_belongs_is_cut_in_the_message(tmp_path: Path, value: object,
+                                                                         field: str) -> None:
+    # Bug: the value was quoted whole (a 200 kB line of probe output).
+    doc = json.loads(json.dumps(_FRESH))
+    if field == "inbound_max_active":
+        doc["config/se"]["*"]["se_info"][field] = value
+    else:
+        doc["config/links"][0][field] = value
+    saved = tmp_path / "fts3.json"
+    saved.write_text(json.dumps(doc), encoding="utf-8")
+    result = probe("--fts", str(saved))
+    assert_clean(result, 3, within=BOUND, mentions=f"'{field}' is ")
+    assert "expected a whole number" in result.output
+    assert len(result.output) < 2000, len(result.output)
