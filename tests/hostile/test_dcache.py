@@ -8,6 +8,7 @@ the info service XML is parsed as a stream that refuses DTDs and deep nesting.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -264,3 +265,21 @@ def test_a_json_number_of_thousands_of_digits_is_unknown_naming_the_file(tmp_pat
         saved.write_text(f'{{"{where}": {_DIGITS}}}', encoding="utf-8")
     result = probe(option, str(saved), "--se", "srm.example.org")
     assert_unknown(result, f"{saved}: JSON holds a number too long to read (more than 4300 digits)")
+
+
+_LONG = "9" * 100000
+
+
+@pytest.mark.parametrize("document, code", [
+    ({"storageservice": {"implementation": _LONG, "implementationversion": "2.6.5", "storageendpoints": []}}, 0),
+    ({"storageservice": {"id": _LONG, "name": _LONG, "implementation": "dcache", "implementationversion": "2.6.5",
+                         "storageendpoints": []}}, 3),
+    ({f"k{i}" + "x" * 1000: 1 for i in range(200)}, 3),
+], ids=["implementation", "service-name", "top-level-keys"])
+def test_long_srr_names_are_cut_in_the_output(tmp_path: Path, document: object, code: int) -> None:
+    # Bug: the SRR's implementation, its service name/id and its keys were quoted whole (100 kB lines).
+    saved = tmp_path / "srr.json"
+    saved.write_text(json.dumps(document), encoding="utf-8")
+    result = probe("--srr", str(saved), "--se", "srm.example.org")
+    assert_clean(result, code, within=BOUND)
+    assert len(result.output) < 3000, len(result.output)
