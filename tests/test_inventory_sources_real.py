@@ -15,9 +15,7 @@ import pytest
 
 from gridready.cli import main
 from tests.servers.https import Response, running_https
-
-GOOD = "sites:\n  - {name: KEEP-ME, tier: 1}\n"
-
+from tests.test_inventory_bad import fails, work  # noqa: F401 (work: the fixture)
 
 def _site(name: str, key: int, tier: str = "") -> str:
     return (f'<SITE ID="{key}" PRIMARY_KEY="{key}G0" NAME="{name}"><PRIMARY_KEY>{key}G0</PRIMARY_KEY>'
@@ -41,17 +39,8 @@ def _page(items: str, *, next_href: str = "", count: int = 0, size: int = 2) -> 
     return f'<?xml version="1.0" encoding="UTF-8"?>\n<results>{meta}{items}</results>\n'
 
 
-@pytest.fixture()
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "sites.yaml").write_text(GOOD, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def _refused(work: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    assert main(["inventory", "import", *args, "-o", "sites.yaml"]) == 3
-    assert (work / "sites.yaml").read_text(encoding="utf-8") == GOOD
-    err = capsys.readouterr().err
+    err = fails(work, capsys, *args)
     assert err.count("\n") == 1
     return err
 

@@ -230,6 +230,15 @@ def _snapshot(db: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(db.parent.iterdir()) if p.name.startswith(db.name)}
 
 
+def _refused_unchanged(db: Path, command: tuple[str, ...], reason: str, cwd: Path) -> None:
+    """``gridready COMMAND --db DB ...`` exits 3 with ``DB: reason`` and leaves the file as it was."""
+    before = _snapshot(db)
+    done = run("gridready", command[0], "--db", str(db), *command[1:], cwd=cwd)
+    assert_clean(done, 3, within=30)
+    assert done.stderr == f"gridready: {db}: {reason}\n"
+    assert _snapshot(db) == before
+
+
 @pytest.mark.parametrize("kind", ["other-application", "newer-schema"])
 @pytest.mark.parametrize("command", [
     ("ingest", str(bundled.example_dir() / "glexec" / "pic.json")),
@@ -254,11 +263,7 @@ def test_a_writer_leaves_a_database_that_is_not_its_own_unchanged(tmp_path: Path
                   "reads gridready.store/1 only (left unchanged)")
     con.commit()
     con.close()
-    before = _snapshot(db)
-    done = run("gridready", command[0], "--db", str(db), *command[1:], cwd=tmp_path)
-    assert_clean(done, 3, within=30)
-    assert done.stderr == f"gridready: {db}: {reason}\n"
-    assert _snapshot(db) == before
+    _refused_unchanged(db, command, reason, tmp_path)
 
 
 @pytest.mark.parametrize("kind, reason", [
@@ -286,11 +291,7 @@ def test_a_writer_leaves_a_database_of_views_unchanged(tmp_path: Path, command: 
                           "CREATE VIEW results AS SELECT 1 AS id;")
     con.commit()
     con.close()
-    before = _snapshot(db)
-    done = run("gridready", command[0], "--db", str(db), *command[1:], cwd=tmp_path)
-    assert_clean(done, 3, within=30)
-    assert done.stderr == f"gridready: {db}: {reason}\n"
-    assert _snapshot(db) == before
+    _refused_unchanged(db, command, reason, tmp_path)
 
 
 @pytest.mark.parametrize("command", ["ingest", "report", "prune"])
@@ -315,16 +316,21 @@ def test_a_foreign_name_or_schema_value_is_cut_in_the_error_line(tmp_path: Path,
     assert len(done.stderr) < 400, done.stderr
 
 
+def _history_with_meta(db: Path, key: str, value: str) -> Path:
+    """A fresh history whose ``meta`` row ``key`` holds ``value``."""
+    Store(db).close()
+    con = sqlite3.connect(db)
+    con.execute("UPDATE meta SET value = ? WHERE key = ?", (value, key))
+    con.commit()
+    con.close()
+    return db
+
+
 @pytest.mark.parametrize("revision", ["9" * 6000, "\u00b2", "\u0663", "x", ""])
 def test_a_damaged_revision_mark_is_read_as_the_first_revision(tmp_path: Path, revision: str) -> None:
     # Bug: a revision of thousands of digits was an internal error (int() refuses them); '²' passes
     # str.isdigit() and int() refuses it too. Such a mark is revision 1: the migration runs again.
-    db = tmp_path / "h.db"
-    Store(db).close()
-    con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'revision'", (revision,))
-    con.commit()
-    con.close()
+    db = _history_with_meta(tmp_path / "h.db", "revision", revision)
     done = run("gridready", "ingest", "--db", str(db), str(bundled.example_dir() / "glexec" / "pic.json"))
     assert_clean(done, 0, within=30)
     assert sqlite3.connect(db).execute("SELECT value FROM meta WHERE key = 'revision'").fetchone()[0] == "2"
@@ -333,12 +339,7 @@ def test_a_damaged_revision_mark_is_read_as_the_first_revision(tmp_path: Path, r
 @pytest.mark.parametrize("schema, by", [("gridready.store/\u00b2", "another"), ("gridready.store/" + "9" * 30, "a newer"),
                                         ("gridready.store/7", "a newer")])
 def test_a_schema_mark_with_odd_digits_is_named_not_an_internal_error(tmp_path: Path, schema: str, by: str) -> None:
-    db = tmp_path / "h.db"
-    Store(db).close()
-    con = sqlite3.connect(db)
-    con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (schema,))
-    con.commit()
-    con.close()
+    db = _history_with_meta(tmp_path / "h.db", "schema", schema)
     done = run("gridready", "ingest", "--db", str(db), str(bundled.example_dir() / "glexec" / "pic.json"))
     assert_clean(done, 3, within=30)
     assert done.stderr == (f"gridready: {db}: a history database of schema {schema[:40]}, written by {by} gridready; "
