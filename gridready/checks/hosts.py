@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import re
+import socket
 from collections.abc import Sequence
 
 from gridready.models import Site
@@ -46,23 +47,53 @@ _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
 _NAME = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 
 
+#: A zone (scope) id as ``fe80::1%eth0`` carries it: an interface name (IFNAMSIZ 16 with the NUL) or index.
+_ZONE = re.compile(r"[A-Za-z0-9_.-]{1,15}")
+
+
+def _numeric_hint(host: str) -> str | None:
+    """Why a name that the C library would read as an IPv4 address in another form is refused, else None.
+
+    inet_aton (glibc getaddrinfo's first try) reads ``1.2.3`` as 1.2.0.3, ``0x7f.1``
+    and ``127.1`` as 127.0.0.1 and ``017.0.0.1`` as 15.0.0.1: such a "name" would
+    silently check another host. A name whose last label is all digits is no host
+    name either (RFC 3696 section 2: a top-level domain is not all-numeric).
+    """
+    bare = host[:-1] if host.endswith(".") else host
+    try:
+        socket.inet_aton(bare)
+    except (OSError, ValueError):  # ValueError: an embedded NUL
+        if not bare.rsplit(".", 1)[-1].isdigit():
+            return None
+    return " (an IPv4 address is four decimal numbers, as 192.0.2.7)"
+
+
 def host_argument(value: str) -> str:
     """``-H`` value: a host name or an IP address (``[v6]`` brackets dropped), else ArgumentTypeError.
 
     A scheme, a port or a path is refused rather than pasted into ``{host}``:
-    the URL template or the plugin's own options carry those.
+    the URL template or the plugin's own options carry those. So are a name the
+    C library reads as an IPv4 address in another form (``1.2.3``, ``0x7f.1``),
+    a non-ASCII name (its ASCII ``xn--`` form is accepted) and a zone id that is
+    not an interface name or index.
     """
     host = value[1:-1] if value.startswith("[") and value.endswith("]") else value
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        pass
-    if len(host) <= 253 and _NAME.fullmatch(host):
+    address, _, zone = host.partition("%")
+    if not zone or _ZONE.fullmatch(zone):
+        try:
+            return str(ipaddress.ip_address(host))
+        except ValueError:
+            pass
+    hint = _numeric_hint(host) if host.isascii() else " (give a non-ASCII name in its ASCII xn-- form)"
+    if hint is None and len(host.removesuffix(".")) <= 253 and _NAME.fullmatch(host):
         return host
-    hint = " (give the host alone: the port and scheme come from the milestone)" \
-        if re.search(r":\d*$|://|/", host) else ""
+    if re.search(r":\d*$|://|/", host):
+        hint = " (give the host alone: the port and scheme come from the milestone)"
+    elif zone and ":" in address:
+        hint = " (a zone after % is an interface name or number, as fe80::1%eth0)"
     from gridready.escape import terminal
-    raise argparse.ArgumentTypeError(f"{terminal(repr(value))} is not a host name or IP address{hint}")
+    shown = terminal(repr(value[:100])) + ("..." if len(value) > 100 else "")
+    raise argparse.ArgumentTypeError(f"{shown} is not a host name or IP address{hint or ''}")
 
 
 def add_host_option(group: argparse._ArgumentGroup, what: str = "fill {host} with this host") -> None:

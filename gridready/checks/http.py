@@ -162,6 +162,11 @@ class HttpCheck:
     def collect(self, request: Request, deadline: Deadline) -> Observation:
         site = request.inventory.site(request.site) if request.inventory and request.site else None
         given = [str(h) for h in request.opt("host", [])]
+        zoned = [h for h in given if "%" in h]
+        if zoned:
+            # urllib3 hands "fe80::1%25eth0" to the resolver whole: a zone id can never be requested.
+            raise UsageError(f"-H {terminal(zoned[0])}: an address with a zone id cannot be requested over "
+                             "HTTP; give a routable address or a host name")
         wanted = list(dict.fromkeys(u for e in request.expects if "url" in e
                                     for u in urls_for(e, site, request.site or "", given)))
         if len(wanted) > MAX_URLS:

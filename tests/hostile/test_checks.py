@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -82,3 +83,61 @@ def test_host_option_takes_a_host_alone(check: str, host: str, hint: bool) -> No
 def test_host_option_accepts_names_and_addresses(host: str, kept: str) -> None:
     from gridready.checks.hosts import host_argument
     assert host_argument(host) == kept
+
+
+@pytest.mark.parametrize("check", ["http", "dns", "plugin"])
+@pytest.mark.parametrize("host, hint", [
+    # inet_aton reads these as 1.2.0.3, 127.0.0.1, 127.0.0.1, 15.0.0.1, 0.0.0.1, 0.0.202.254: another host, silently.
+    ("1.2.3", "four decimal numbers"), ("0x7f.1", "four decimal numbers"), ("127.1", "four decimal numbers"),
+    ("017.0.0.1", "four decimal numbers"), ("1", "four decimal numbers"), ("0xcafe", "four decimal numbers"),
+    ("1.2.3.4.", "four decimal numbers"), ("se.example.123", "four decimal numbers"),
+    ("bücher.example", "xn-- form"), ("::1%\x1b[31m", "a zone after %"), ("fe80::1% eth0", "a zone after %"),
+    ("fe80::1%" + "e" * 16, "a zone after %"), ("[::1]:80", "the port and scheme"),
+    ("-lead.example", ""), ("trail-.example", ""), ("a" * 64 + ".example", ""), ("se.example\x7f", ""),
+    ("\u202eelpmaxe.es", ""), (" se.example", ""), ("se.example\n", ""), ("y" * 100000, "")])
+def test_host_option_refuses_numeric_idn_zone_and_malformed_names(check: str, host: str, hint: str) -> None:
+    result = run("check_gridready", "--check", check, "--site", "S", f"--host={host}")
+    assert_clean(result, 3, within=10, mentions="is not a host name or IP address" + (" (" if hint else ""))
+    assert hint in result.stdout
+    assert result.stdout.count("\n") == 1 and len(result.stdout) < 400, result.stdout
+    assert "\u202e" not in result.output and "\x00" not in result.output
+
+
+@pytest.mark.parametrize("host, kept", [("xn--bcher-kva.example", "xn--bcher-kva.example"),
+                                        (".".join(["a" * 63] * 4)[:253] + ".", ".".join(["a" * 63] * 4)[:253] + "."),
+                                        ("[fe80::1%eth0]", "fe80::1%eth0"), ("fe80::1%2", "fe80::1%2"),
+                                        ("1e3.example", "1e3.example"), ("a" * 63 + ".example", "a" * 63 + ".example")])
+def test_host_option_accepts_punycode_full_length_and_zones(host: str, kept: str) -> None:
+    from gridready.checks.hosts import host_argument
+    assert host_argument(host) == kept
+
+
+def test_host_option_refuses_nul() -> None:
+    # A NUL cannot reach argv; a config-built argument list could carry one.
+    from gridready.checks.hosts import host_argument
+    with pytest.raises(argparse.ArgumentTypeError, match=r"'se.example\\x00' is not a host name"):
+        host_argument("se.example\x00")
+
+
+def test_http_refuses_a_zone_id_it_could_never_request(tmp_path: Path) -> None:
+    # Before: "cannot resolve host fe80::1%eth0" (urllib3 resolves "fe80::1%25eth0" as a name).
+    rules = rules_file(tmp_path, "http", "{url: 'https://{host}:2880/'}")
+    result = run("check_gridready", "--check", "http", "--milestones", str(rules), "-H", "fe80::1%eth0", "-t", "5")
+    assert_clean(result, 3, within=10, mentions="-H fe80::1%eth0: an address with a zone id cannot be requested")
+    assert result.stdout.count("\n") == 1
+
+
+@pytest.mark.parametrize("check, expect", [("http", "{url: 'https://{host}:1/'}"), ("dns", "{records: [A]}"),
+                                           ("plugin", "{command: ['/bin/echo', 'OK {host}']}")])
+def test_ten_thousand_hosts_make_a_short_status_line(tmp_path: Path, check: str, expect: str) -> None:
+    # Before (http): the refused run named all 10,000 hosts on the status line (149 kB).
+    hosts_file = tmp_path / "hosts"
+    hosts_file.write_text("192.0.2.1 a.example\n")
+    rules = rules_file(tmp_path, check, expect)
+    many = [a for i in range(10000) for a in ("-H", f"h{i}.example")]
+    extra = ["--hosts-file", str(hosts_file)] if check == "dns" else []
+    result = run("check_gridready", "--check", check, "--milestones", str(rules), *extra, *many, "-t", "5")
+    assert_clean(result, 3, within=20)
+    status = result.stdout.splitlines()[0]
+    assert len(status) < 600, status
+    assert "h9999.example" not in status
