@@ -84,11 +84,11 @@ def test_a_handed_off_result_goes_to_both_destinations_and_waits_for_both(amq: A
     assert capsys.readouterr().out == f"published 2 messages to {amq.address}\n"
     assert list(spool.glob("*.msg")) == []
     code, out, err = finish(proc)
-    assert (code, out, err) == (0, "consumed 1 messages: 1 stored, 0 already stored, 0 rejected\n", "")
+    assert (code, out, err) == (0, "consumed 1 message: 1 stored, 0 already stored, 0 rejected\n", "")
     metric = consumer(amq, "/queue/t.metric", tmp_path / "m.db", "--idle-exit", "3")
     code, out, err = finish(metric)
     # metricOutput is not gridready.result/1: the JSON consumer rejects it, which shows it arrived as metricOutput.
-    assert code == 0 and out == "consumed 1 messages: 0 stored, 0 already stored, 1 rejected\n"
+    assert code == 0 and out == "consumed 1 message: 0 stored, 0 already stored, 1 rejected\n"
     assert "/queue/t.metric message" in err
 
 

@@ -208,10 +208,18 @@ class Consumer:
     def _ack(self, headers: Any) -> None:
         # STOMP 1.2: ACK names the MESSAGE's "ack" header. A lost link here only means a
         # redelivery, which the duplicate check absorbs.
+        ack_id = headers.get("ack") or headers.get("message-id")
+        if not ack_id:
+            # Nothing to name in an ACK (a broker always sets message-id): say so, and go on;
+            # reconnecting would only bring the same frame back.
+            log(f"gridready consume: a message from {self.options.destination} has no ack or message-id "
+                "header: it cannot be acknowledged")
+            return
         try:
-            self._conn.ack(headers.get("ack") or headers.get("message-id"))
+            self._conn.ack(ack_id)
         except Exception as exc:
-            self._lost(f"could not acknowledge {headers.get('message-id')}: {str(exc) or type(exc).__name__}")
+            name = str(headers.get("message-id") or ack_id)[:200]
+            self._lost(f"could not acknowledge {name}: {str(exc) or type(exc).__name__}")
 
     def _lost(self, why: str) -> None:
         """A frame write failed (link lost, or a broker that stopped reading and let the send

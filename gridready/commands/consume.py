@@ -66,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     stats = consumer.run(max_messages=args.max_messages, idle_exit=args.idle_exit)
-    print(terminal(f"consumed {stats.handled} messages: {stats.stored} stored, {stats.duplicates} already "
-                   f"stored, {stats.rejected} rejected"), flush=True)
+    print(terminal(f"consumed {stats.handled} message{'' if stats.handled == 1 else 's'}: {stats.stored} stored, "
+                   f"{stats.duplicates} already stored, {stats.rejected} rejected"), flush=True)
     return 0

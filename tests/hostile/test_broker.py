@@ -264,3 +264,21 @@ def test_consume_from_a_broker_that_stops_reading_acks_ends_within_timeout(tmp_p
     assert r.stderr.count("gridready consume: rejected ") < 3000
     assert "connection to the broker lost; reconnecting" in r.stderr
     assert lines[-1].startswith("gridready: ") and f"127.0.0.1:{server.port}" in lines[-1], lines[-1]
+
+
+@pytest.mark.parametrize("frame", [
+    b"MESSAGE\nsubscription:gridready\ndestination:/queue/x\ncontent-length:3\n\nbad\x00",
+    b"MESSAGE\nsubscription:gridready\ndestination:/queue/x\nack:\nmessage-id:\ncontent-length:3\n\nbad\x00",
+], ids=["no-headers", "empty-headers"])
+def test_a_message_without_an_ack_id_is_named_not_a_python_error(tmp_path: Path, frame: bytes) -> None:
+    # Before: "could not acknowledge None: 'id' is required", then a pointless reconnect.
+    script = (Read(4096, timeout=0.5), Send(b"CONNECTED\nversion:1.2\n\n\x00"), Read(4096, timeout=0.5),
+              Send(frame), Hold())
+    with running_hostile(*script, max_connections=1) as server:
+        r = run("gridready", "consume", "--broker", f"127.0.0.1:{server.port}", "--destination", "/queue/x",
+                "--timeout", "2", "--max-messages", "1", "--db", str(tmp_path / "h.db"), timeout=30)
+    assert_clean(r, 0, within=10)
+    assert "gridready consume: a message from /queue/x has no ack or message-id header: it cannot be " \
+           "acknowledged" in r.stderr.splitlines()
+    assert "None" not in r.stderr and "reconnecting" not in r.stderr
+    assert r.stdout == "consumed 1 message: 0 stored, 0 already stored, 1 rejected\n"
