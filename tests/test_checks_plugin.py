@@ -75,3 +75,20 @@ def test_descendants_of_a_plugin_are_not_left_running(tmp_path: Path) -> None:
     assert got == 0, lines
     time.sleep(1.5)
     assert not marker.exists()    # the background process was stopped with the plugin's session
+
+
+def test_a_script_without_a_shebang_runs_as_execvp_would_run_it(tmp_path: Path) -> None:
+    # Before: "cannot run ...: Exec format error" (UNKNOWN); execvp(3) hands such a file to /bin/sh.
+    script = tmp_path / "check_plain"
+    script.write_text("echo 'WARNING - plain script ran'\nexit 1\n")
+    script.chmod(0o755)
+    rules = rules_file(tmp_path, "plugin", f"{{command: ['{script}', '{{host}}']}}")
+    code, out = probe(["--check", "plugin", "--milestones", str(rules), "--as-of", "2026-12-01", "-H", "h1"])
+    assert code == 1, out
+    assert "[WARNING] m1: h1: WARNING - plain script ran" in out.splitlines()[1]
+    binary = tmp_path / "check_binary"
+    binary.write_bytes(b"\x7fELF\x02\x01\x01" + b"\x00" * 64)    # not a script: still refused, one line
+    binary.chmod(0o755)
+    rules = rules_file(tmp_path, "plugin", f"{{command: ['{binary}', '{{host}}']}}")
+    code, out = probe(["--check", "plugin", "--milestones", str(rules), "--as-of", "2026-12-01", "-H", "h1"])
+    assert code == 3, out

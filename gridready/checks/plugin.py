@@ -23,6 +23,7 @@ perfdata after ``|``), with the host.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
 import string
@@ -74,12 +75,20 @@ def argv_for(expect: Mapping[str, Any], site: Site | None, site_name: str, tier:
 def run_plugin(argv: Sequence[str], env: Mapping[str, str], deadline: Deadline) -> Run:
     """Run one plugin under the deadline; output capped at MAX_OUTPUT bytes."""
     deadline.remaining()    # no time left: the timeout, before starting anything
-    try:
-        proc = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **env})
-    except OSError as exc:
-        return Run(tuple(argv), None, "", f"cannot run {terminal(argv[0])}: {exc.strerror or exc}")
+    command = list(argv)
+    for _ in range(2):
+        try:
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, **env})
+            break
+        except OSError as exc:
+            if exc.errno == errno.ENOEXEC and command[0] != "/bin/sh":
+                # A script without a "#!" line: execvp(3), which Nagios runs plugins with, hands
+                # such a file to /bin/sh (POSIX); the file is the script, not a command line.
+                command = ["/bin/sh", *argv]
+                continue
+            return Run(tuple(argv), None, "", f"cannot run {terminal(argv[0])}: {exc.strerror or exc}")
     with deadline.during(f"running {terminal(argv[0])}"):
         try:
             output, _ = capture(proc, deadline, MAX_OUTPUT)
