@@ -34,6 +34,7 @@ from gridready.dcache.version import VersionError
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.models import Site
+from gridready.tlsoptions import add_tls_options
 
 #: A full info service dump of a large instance (every pool) runs to megabytes.
 INFO_MAX_BYTES = 32 * 1024 * 1024
@@ -71,12 +72,7 @@ class DcacheVersionCheck:
         group.add_argument("--deny", metavar="PATTERN", action="append",
                            help="deny a release or pattern, e.g. 1.9.5-20, 1.9.6-*, 2.10.* "
                                 "(repeatable; added to the milestone's deny list)")
-        group.add_argument("--capath", metavar="DIR",
-                           help="CA directory or bundle to verify an https server "
-                                "(default /etc/grid-security/certificates)")
-        group.add_argument("--cert", metavar="FILE", help="X.509 client certificate (PEM), with --key")
-        group.add_argument("--key", metavar="FILE", help="unencrypted private key of --cert")
-        group.add_argument("--proxy", metavar="FILE", help="X.509 proxy (instead of --cert/--key)")
+        add_tls_options(group, "to verify an https server")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         return rules.validate_expect(expect)

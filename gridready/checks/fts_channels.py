@@ -37,6 +37,7 @@ from gridready.fts.matrix import (
     EndpointResolver, RequiredChannel, endpoint_site, required_channels, storage_site)
 from gridready.fts.serving import PairServing, judge_pairs
 from gridready.models import Inventory, Site
+from gridready.tlsoptions import add_tls_options
 
 if TYPE_CHECKING:
     from gridready.fts.rest import Fts3Config, Link
@@ -154,12 +155,7 @@ class FtsChannelsCheck:
                             help="FTS3 REST endpoint, e.g. https://fts3.example:8446 (or a saved JSON of it)")
         source.add_argument("--channel-list", metavar="FILE",
                             help="FTS 2 'glite-transfer-channel-list -v' dump of the site's channels")
-        group.add_argument("--cert", metavar="FILE", help="X.509 client certificate (PEM), with --key")
-        group.add_argument("--key", metavar="FILE", help="unencrypted private key of --cert")
-        group.add_argument("--proxy", metavar="FILE", help="X.509 proxy (instead of --cert/--key)")
-        group.add_argument("--capath", metavar="DIR",
-                           help="CA directory or bundle to verify the server "
-                                "(default /etc/grid-security/certificates)")
+        add_tls_options(group, "to verify the FTS3 server")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         problems = [f"unknown expect key '{k}' (allowed: {', '.join(EXPECT_KEYS)})"

@@ -45,6 +45,7 @@ from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
 from gridready.models import Site
+from gridready.tlsoptions import add_tls_options
 
 EXPECT_KEYS = ("url", "hosts", "status", "headers", "json")
 PLACEHOLDERS = ("host", "site")
@@ -137,10 +138,7 @@ class HttpCheck:
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group("http options")
         add_host_option(group)
-        group.add_argument("--capath", metavar="DIR|FILE", help="CA certificates (default: grid CA directory)")
-        group.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
-        group.add_argument("--key", metavar="FILE", help="client key (PEM)")
-        group.add_argument("--proxy", metavar="FILE", help="X.509 proxy (wins over --cert/--key)")
+        add_tls_options(group, "to verify the endpoints")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from gridready.tlsoptions import add_tls_options
+
 
 
 def add_parser(sub: Any) -> None:
@@ -51,10 +53,7 @@ def add_parser(sub: Any) -> None:
     q.add_argument("-o", "--output", metavar="FILE", help="write here atomically (default: standard output)")
     q.add_argument("-t", "--timeout", type=float, default=60.0, metavar="SECONDS",
                    help="bound on reading all sources (default 60)")
-    q.add_argument("--capath", metavar="DIR", help="CA directory or bundle for https sources")
-    q.add_argument("--cert", metavar="FILE", help="client certificate for https sources")
-    q.add_argument("--key", metavar="FILE", help="client key for https sources")
-    q.add_argument("--proxy", metavar="FILE", help="X.509 proxy for https sources")
+    add_tls_options(q, "to verify https sources")
     q.set_defaults(func=run)
 
 

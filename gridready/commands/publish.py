@@ -26,6 +26,7 @@ from typing import Any
 
 from gridready.commands import add_db_option, db_to_read
 from gridready.escape import terminal
+from gridready.tlsoptions import add_tls_options
 
 
 def add_broker_options(p: argparse.ArgumentParser) -> None:
@@ -33,12 +34,7 @@ def add_broker_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", action="append", required=True, metavar="HOST:PORT",
                    help="STOMP broker; repeat for failover (tried in order)")
     p.add_argument("--tls", action="store_true", help="STOMP over TLS (verification always on)")
-    p.add_argument("--capath", metavar="DIR|FILE",
-                   help="trust anchors: hashed CA directory or bundle (default /etc/grid-security/certificates, "
-                        "else the system store; environment variables are ignored)")
-    p.add_argument("--cert", metavar="FILE", help="client certificate (PEM)")
-    p.add_argument("--key", metavar="FILE", help="client key (PEM, unencrypted)")
-    p.add_argument("--proxy", metavar="FILE", help="X.509 proxy (certificate, key and chain); wins over --cert")
+    add_tls_options(p, "to verify the brokers (with --tls)")
     p.add_argument("--user", help="broker login (STOMP CONNECT)")
     p.add_argument("--password-file", metavar="FILE", help="file holding the broker passcode (first line)")
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from gridready.commands import add_db_option, db_to_write
 from gridready import escape
 from gridready.errors import UsageError
+from gridready.tlsoptions import add_tls_options
 
 
 def add_parser(sub: Any) -> None:
@@ -42,10 +43,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("-t", "--timeout", type=float, metavar="SECONDS",
                    help="seconds each check may take, for every milestone (default: each milestone's timeout)")
     tls = p.add_argument_group("credentials for https:// sources (FTS3 REST, SRR, dCache info)")
-    tls.add_argument("--capath", metavar="DIR|FILE", help="CA directory or bundle (default: grid CAs, else system)")
-    tls.add_argument("--cert", metavar="FILE", help="X.509 client certificate (PEM), with --key")
-    tls.add_argument("--key", metavar="FILE", help="unencrypted private key of --cert")
-    tls.add_argument("--proxy", metavar="FILE", help="X.509 proxy (instead of --cert/--key)")
+    add_tls_options(tls, "to verify https sources")
     p.set_defaults(func=run)
 
 
