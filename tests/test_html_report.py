@@ -76,6 +76,19 @@ def console(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
+def render(page: Path, tmp_path: Path) -> str:
+    """Load ``page`` in Chromium twice: a screenshot (a PNG over 10 kB) and a DOM dump, neither
+    with a console message; the dumped DOM."""
+    shot = tmp_path / "shot.png"
+    taken = chromium(page.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
+    assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+    assert console(taken.stderr) == []
+    dumped = chromium(page.as_uri(), tmp_path / "profile", "--dump-dom")
+    assert dumped.returncode == 0
+    assert console(dumped.stderr) == []
+    return dumped.stdout
+
+
 class Elements(HTMLParser):
     """Counts the elements of a DOM dump and collects the matrix rows' site names."""
 
@@ -244,15 +257,8 @@ def test_every_compliance_has_its_own_colour() -> None:
 @needs_chromium
 def test_loads_in_chromium_without_console_errors(page: tuple[Path, str], tmp_path: Path) -> None:
     path, _ = page
-    shot = tmp_path / "shot.png"
-    taken = chromium(path.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
-    assert shot.exists() and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-    assert console(taken.stderr) == []
-    dumped = chromium(path.as_uri(), tmp_path / "profile", "--dump-dom")
-    assert dumped.returncode == 0
-    assert console(dumped.stderr) == []
     dom = Elements()
-    dom.feed(dumped.stdout)
+    dom.feed(render(path, tmp_path))
     assert dom.sites == ["CERN-PROD", "<script>alert(1)</script>", "pic", "RAL-LCG2",
                          'x"><img src=x onerror=alert(2)>']
     assert dom.tags.get("script", 0) == 0 and dom.tags.get("img", 0) == 0
@@ -318,23 +324,18 @@ def test_report_of_example_and_year_in_chromium(case: str, year: tuple[Path, dic
     out = tmp_path / "report.html"
     args = ["--as-of", "2010-06-08"] if case == "example" else ["--as-of", "2010-12-31", *year_args(db)]
     assert main(["report", "--format", "html", "-o", str(out), *args]) in (0, 1, 2)
-    shot = tmp_path / "shot.png"
-    taken = chromium(out.as_uri(), tmp_path / "profile", f"--screenshot={shot}")
-    assert console(taken.stderr) == []
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
-    dumped = chromium(out.as_uri(), tmp_path / "profile", "--dump-dom")
-    assert dumped.returncode == 0 and console(dumped.stderr) == []
+    text = render(out, tmp_path)
     dom = Elements()
-    dom.feed(dumped.stdout)
+    dom.feed(text)
     assert dom.sites == [s.name for s in report_sites(load_inventory(EXAMPLE_INVENTORY).sites)]
     assert len(dom.sites) == 12 and dom.tags["svg"] == 4 and dom.tags.get("script", 0) == 0
     if case == "example":
-        assert [len(points.split()) for points in COMPLIANT_LINE.findall(dumped.stdout)] == [1, 1, 1, 1]
+        assert [len(points.split()) for points in COMPLIANT_LINE.findall(text)] == [1, 1, 1, 1]
         assert dom.tags["circle"] == 4          # a one-day series is drawn as a dot
     else:
         # One point per day, at the height of that day's compliant count (all charts share 12 sites
         # as the top except glexec, a Tier-1 milestone: 11).
-        values = [chart_values(dumped.stdout, top)[i] for i, top in enumerate((11, 12, 12, 12))]
+        values = [chart_values(text, top)[i] for i, top in enumerate((11, 12, 12, 12))]
         assert values == list(expected.values())
         if DOCS_SHOTS:
             # Tall enough to show the charts below the matrix and the summary.
