@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from gridready.checks.interface import Assessment, Finding, Observation, Request
+from gridready.checks.interface import Assessment, Finding, Observation, Request, unknown_keys
 from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
@@ -299,7 +299,7 @@ class DnsCheck:
                            help="offline: read names from a hosts file or a zone file with $ORIGIN")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         records = expect.get("records", list(TYPES))
         if not isinstance(records, list) or not records or not all(r in TYPES for r in records):
             problems.append(f"records: expected a non-empty list of {', '.join(TYPES)}, got {records!r}")

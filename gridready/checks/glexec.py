@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
+from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, UsageError
 from gridready.glexec import install, lcmaps
@@ -109,7 +109,7 @@ class GlexecCheck:
                            help="worker node name in results (default: this host's name)")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         authz = expect.get("authz", [])
         values = [authz] if isinstance(authz, str) else authz
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):

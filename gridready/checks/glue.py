@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gridready.checks.interface import Assessment, Finding, Observation, Request
+from gridready.checks.interface import Assessment, Finding, Observation, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, UsageError
 from gridready.escape import terminal
@@ -270,7 +270,7 @@ class GlueCheck:
                                                          "the site's bdii in the inventory)")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         obj = expect.get("object")
         if not isinstance(obj, str) or not _NAME.match(obj) or not obj.lower().startswith("glue"):
             problems.append(f"object: expected a GLUE object class such as GLUE2Endpoint or GlueSE, got {obj!r}")

@@ -40,7 +40,7 @@ from typing import Any
 
 from gridready.checks.glue import Test, judge_values, requirements
 from gridready.checks.hosts import add_host_option, site_hosts
-from gridready.checks.interface import Assessment, Finding, Observation, Request
+from gridready.checks.interface import Assessment, Finding, Observation, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
@@ -141,7 +141,7 @@ class HttpCheck:
         add_tls_options(group, "to verify the endpoints")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         problems += _template_problems(expect.get("url"))
         if expect.get("hosts", "storage") not in HOST_KINDS:
             problems.append(f"hosts: expected one of {', '.join(HOST_KINDS)}, got {expect.get('hosts')!r}")

@@ -33,6 +33,11 @@ class Severity(enum.Enum):
     CRITICAL = 2
 
 
+def unknown_keys(expect: Mapping[str, Any], known: Sequence[str]) -> list[str]:
+    """``validate_expect`` problems for the keys of ``expect`` not in ``known``, one each, in order."""
+    return [f"unknown key '{k}' (known: {', '.join(known)})" for k in expect if k not in known]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One fact a check established, good or bad, with the fix when bad."""

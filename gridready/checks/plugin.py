@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gridready.child import capture, stop
-from gridready.checks.interface import Assessment, Finding, Observation, Request, Severity
+from gridready.checks.interface import Assessment, Finding, Observation, Request, Severity, unknown_keys
 from gridready.checks.hosts import add_host_option, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
@@ -123,7 +123,7 @@ class PluginCheck:
         add_host_option(group)
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         command = expect.get("command")
         if not isinstance(command, list) or not command or not all(isinstance(p, str) for p in command):
             problems.append(f"command: expected a list of strings (program and arguments, no shell), got {command!r}")

@@ -37,7 +37,7 @@ from functools import partial
 from typing import Any
 
 from gridready.checks.glue import filter_text, judge_selection, parse_count, parse_filters, passes, requirements
-from gridready.checks.interface import Assessment, Observation, Request
+from gridready.checks.interface import Assessment, Observation, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
@@ -104,7 +104,7 @@ class SrrCheck:
         group.add_argument("--capath", metavar="DIR|FILE", help="CA certificates for an https:// --srr")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})" for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         if expect.get("object") not in OBJECTS:
             problems.append(f"object: expected one of {', '.join(OBJECTS)}, got {expect.get('object')!r}")
         problems += parse_filters(expect.get("where"), "where")[1]

@@ -63,7 +63,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request
+from gridready.checks.interface import Assessment, Finding, Observation, PerfValue, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import SourceError, UsageError
 from gridready.models import Site
@@ -159,8 +159,7 @@ class XrootdCheck:
                            help="required role of the door (overrides the milestone's; default any)")
 
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
-        problems = [f"unknown key '{k}' (known: {', '.join(EXPECT_KEYS)})"
-                    for k in expect if k not in EXPECT_KEYS]
+        problems = unknown_keys(expect, EXPECT_KEYS)
         protocol = expect.get("protocol", pub.CANONICAL)
         if not isinstance(protocol, str) or not protocol or protocol.strip() != protocol:
             problems.append(f"protocol: expected a protocol string such as xroot, got {protocol!r}")
