@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gridready.checks.interface import Assessment, Finding, Observation, Request, unknown_keys
-from gridready.checks.hosts import add_host_option, site_hosts
+from gridready.checks.hosts import add_host_option, hosts_problems, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
 from gridready.escape import terminal
@@ -303,8 +303,7 @@ class DnsCheck:
         records = expect.get("records", list(TYPES))
         if not isinstance(records, list) or not records or not all(r in TYPES for r in records):
             problems.append(f"records: expected a non-empty list of {', '.join(TYPES)}, got {records!r}")
-        if expect.get("hosts", "all") not in HOST_KINDS:
-            problems.append(f"hosts: expected one of {', '.join(HOST_KINDS)}, got {expect.get('hosts')!r}")
+        problems += hosts_problems(expect, "all")
         if "nameserver" in expect:
             try:
                 parse_nameserver(str(expect["nameserver"]))

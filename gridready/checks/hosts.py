@@ -12,12 +12,20 @@ import argparse
 import ipaddress
 import re
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from gridready.models import Site
 
 #: The values of ``hosts:``; ``all`` is storage then doors.
 HOST_KINDS = ("storage", "doors", "all")
+
+
+def hosts_problems(expect: Mapping[str, Any], default: str) -> list[str]:
+    """The ``validate_expect`` problem of a ``hosts:`` value not in HOST_KINDS (none when absent)."""
+    if expect.get("hosts", default) in HOST_KINDS:
+        return []
+    return [f"hosts: expected one of {', '.join(HOST_KINDS)}, got {expect.get('hosts')!r}"]
 
 
 def site_hosts(site: Site | None, kind: str, given: Sequence[str] = ()) -> list[str]:

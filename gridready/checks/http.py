@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gridready.checks.glue import Test, judge_values, requirements
-from gridready.checks.hosts import add_host_option, site_hosts
+from gridready.checks.hosts import add_host_option, hosts_problems, site_hosts
 from gridready.checks.interface import Assessment, Finding, Observation, Request, unknown_keys
 from gridready.deadline import Deadline
 from gridready.errors import CheckError, SourceError, UsageError
@@ -143,8 +143,7 @@ class HttpCheck:
     def validate_expect(self, expect: Mapping[str, Any]) -> Sequence[str]:
         problems = unknown_keys(expect, EXPECT_KEYS)
         problems += _template_problems(expect.get("url"))
-        if expect.get("hosts", "storage") not in HOST_KINDS:
-            problems.append(f"hosts: expected one of {', '.join(HOST_KINDS)}, got {expect.get('hosts')!r}")
+        problems += hosts_problems(expect, "storage")
         status = expect.get("status", 200)
         statuses = status if isinstance(status, list) else [status]
         if not statuses or not all(isinstance(s, int) and not isinstance(s, bool) and 100 <= s <= 599

@@ -34,7 +34,7 @@ from typing import Any
 
 from gridready.child import capture, stop
 from gridready.checks.interface import Assessment, Finding, Observation, Request, Severity, unknown_keys
-from gridready.checks.hosts import add_host_option, site_hosts
+from gridready.checks.hosts import add_host_option, hosts_problems, site_hosts
 from gridready.deadline import Deadline
 from gridready.errors import UsageError
 from gridready.escape import terminal
@@ -138,8 +138,7 @@ class PluginCheck:
                     continue
                 problems += [f"command: unknown placeholder {{{f}}} in {part!r} (known: "
                              f"{', '.join('{' + p + '}' for p in PLACEHOLDERS)})" for f in bad]
-        if expect.get("hosts", "storage") not in HOST_KINDS:
-            problems.append(f"hosts: expected one of {', '.join(HOST_KINDS)}, got {expect.get('hosts')!r}")
+        problems += hosts_problems(expect, "storage")
         if expect.get("warning", "fail") not in ("fail", "pass"):
             problems.append(f"warning: expected fail or pass, got {expect.get('warning')!r}")
         env = expect.get("env", {})
