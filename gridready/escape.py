@@ -10,6 +10,7 @@ function for its output on every untrusted value.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 # C0 and C1 control characters plus DEL; TAB and LF handled per output.
 # Also the Unicode bidirectional controls (ALM, LRM, RLM, LRE..RLO, LRI..PDI:
@@ -52,3 +53,14 @@ def terminal(text: str, *, keep_newlines: bool = False) -> str:
 def one_line(text: str) -> str:
     """``text`` on one line with no control characters (for status lines, feeds, headers)."""
     return terminal(text)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """At most ``limit`` characters of ``text``, then '...' when cut: a foreign value of any
+    length (a table name, an SRR service name) stays one readable line."""
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def listed(names: Sequence[str], most: int, limit: int = 60) -> str:
+    """Up to ``most`` of ``names``, each :func:`shorten`\ ed to ``limit``, comma-separated; ', ...' for the rest."""
+    return ", ".join(shorten(n, limit) for n in names[:most]) + (", ..." if len(names) > most else "")

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from gridready import escape
 from gridready.checks.interface import Assessment, Finding, Severity
 from gridready.compliance import Compliance, Outcome, State
 from gridready.errors import GridreadyError, SourceError
@@ -204,11 +205,6 @@ _SELECT_RECORD = """
     SELECT r.site, r.check_name, r.host, r.target, r.checked_at, o.milestone, o.outcome, o.severity,
            o.message, o.remediation, o.compliance, o.deadline, o.days_left,
            r.id, r.milestones, r.metrics, r.details"""
-
-
-def _cut(text: str, limit: int = 60) -> str:
-    """``text`` for one error line: at most ``limit`` characters, '...' when cut."""
-    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def shift_day(day: date, days: int) -> date:
@@ -442,10 +438,10 @@ class Store:
                              f"gridready; this version reads {STORE_SCHEMA} only (left unchanged)")
         if found is None and tables:
             # Names cut: another application's table names are its own, of any length.
-            listed = ", ".join(_cut(str(t)) for t in tables[:3]) + (", ..." if len(tables) > 3 else "")
+            listed = escape.listed([str(t) for t in tables], 3)
             raise StoreError(f"{self.path}: not a gridready history database (an SQLite database with other "
                              f"tables: {listed}; left unchanged)")
-        shown = _cut(str(found)) if found is not None else "no gridready schema"
+        shown = escape.shorten(str(found)) if found is not None else "no gridready schema"
         raise StoreError(f"{self.path}: not a gridready history database ({shown}; expected {STORE_SCHEMA})")
 
     @contextmanager

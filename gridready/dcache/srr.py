@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from gridready.dcache.observed import StorageElement, storage_element
 from gridready.errors import SourceError
+from gridready.escape import listed, shorten
 
 SOURCE = "SRR"
 
@@ -27,19 +28,19 @@ def read_srr(document: Any, where: str, se: str | None = None) -> StorageElement
     service = document.get("storageservice")
     if not isinstance(service, dict):
         raise SourceError(f"{where}: no 'storageservice' object in the SRR JSON "
-                          f"(top-level keys: {_listed(sorted(map(str, document))) or 'none'})")
+                          f"(top-level keys: {listed(sorted(map(str, document)), 5, 80) or 'none'})")
     own_name = _text(service.get("name")) or _text(service.get("id"))
     name = se or own_name or where
     if se:
         identities = _identities(service)
         if identities and se.strip().lower() not in identities:
-            described = _cut(own_name) if own_name else "another storage service"
+            described = shorten(own_name, 80) if own_name else "another storage service"
             return StorageElement(se, None, problems=(
                 f"{se}: SRR {where} describes {described}, not {se} (its names and endpoint "
-                f"hosts: {_listed(sorted(identities))})",))
+                f"hosts: {listed(sorted(identities), 5, 80)})",))
     implementation = _text(service.get("implementation"))
     # Quoted in messages ("runs X, not dCache"): cut, as no product name is this long.
-    implementation = _cut(implementation) if implementation else implementation
+    implementation = shorten(implementation, 80) if implementation else implementation
     version = service.get("implementationversion")
     candidates: list[tuple[str, str]] = []
     notes = [f"{name}: SRR implementation {implementation!r}, implementationversion {version!r}"]
@@ -73,14 +74,6 @@ def _identities(service: dict[str, Any]) -> set[str]:
     return found
 
 
-def _cut(text: str, limit: int = 80) -> str:
-    """``text`` for a message line: at most ``limit`` characters, '...' when cut."""
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _listed(names: list[str], most: int = 5) -> str:
-    """Up to ``most`` of ``names``, each cut, comma-separated; '...' for the rest."""
-    return ", ".join(_cut(n) for n in names[:most]) + (", ..." if len(names) > most else "")
 
 
 def _text(value: Any) -> str | None:

@@ -29,6 +29,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from gridready.escape import shorten
+
 Series = tuple[int, ...]
 
 # One published string: optional "dCache " (xrootd kXR_Qconfig answers "dCache 2.14.3")
@@ -259,5 +261,4 @@ class VersionPattern:
 
 def _short(text: str, limit: int = 60) -> str:
     """Untrusted text for a one-line message: printable and bounded."""
-    text = "".join(c if c.isprintable() else "?" for c in text)
-    return text if len(text) <= limit else text[:limit] + "..."
+    return shorten("".join(c if c.isprintable() else "?" for c in text), limit)
