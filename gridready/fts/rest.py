@@ -169,26 +169,17 @@ def _get(url: str, deadline: Deadline, tls: TLSOptions) -> Any:
     if looks_like_html(content_type, body):
         raise SourceError(f"{url}: unsupported on this server (it answered an HTML page, not JSON); "
                           "is it an FTS3 REST endpoint (port 8446)?")
-    return _json(body, content_type, url, from_url=True)
-
-
-def _json(body: bytes, content_type: str, where: str, *, from_url: bool) -> Any:
-    from gridready.sources.http import parse_json
-
-    try:
-        return parse_json(body, content_type, where, from_url=from_url)
-    except RecursionError:
-        # json's C scanner recurses per nesting level; no FTS3 document nests deeply.
-        raise SourceError(f"{where}: JSON nested too deeply, not an FTS3 document") from None
+    return parse_json(body, content_type, url, from_url=True)
 
 
 def _saved(path: str, deadline: Deadline) -> tuple[dict[str, Any], dict[str, str]]:
     from gridready.localfile import read_bytes
+    from gridready.sources.http import parse_json
 
     what = "saved FTS3 configuration"
     with deadline.during(f"reading {what} {path}"):
         body = read_bytes(path, max_bytes=SAVED_MAX_BYTES, deadline=deadline, what=what)
-    doc = _json(body, "", path, from_url=False)
+    doc = parse_json(body, "", path, from_url=False)
     if not isinstance(doc, dict):
         raise SourceError(f"{path}: expected a JSON object keyed by FTS3 REST path "
                           f"({', '.join(PATHS)}), got {_kind(doc)}")
