@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.measure import (PYTHON, REPO, Run, Summary, build_venv, clean_env, mib, ms,  # noqa: E402
+from bench.measure import (REPO, Run, Summary, build_venv, clean_env, mib, ms,  # noqa: E402
                            print_machine, run)
 
 AS_OF = "2010-06-08"

@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 
 import nagiosplugin
 
 from gridready.checks.interface import PerfValue
-from gridready.compliance import Compliance, State
-from gridready.result import MilestoneResult, ProbeResult
+from gridready.compliance import Compliance
+from gridready.result import MilestoneResult
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,7 +14,6 @@ once, and ``gridready consume`` stores a repeated result once.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from gridready import escape
 from gridready.commands import DEFAULT_DB, add_db_option, db_to_read
-from gridready.errors import GridreadyError, UsageError
+from gridready.errors import UsageError
 
 if TYPE_CHECKING:
     from gridready.history import History

@@ -31,7 +31,6 @@ import os
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 from gridready.deadline import Deadline
 from gridready.errors import CheckTimeout

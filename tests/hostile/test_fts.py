@@ -237,7 +237,7 @@ def _routes(**docs: object) -> dict[str, Response]:
     (_routes(ban__se=[_ban("dteam")]), 1,
      f"PIC-RAL-LCG2 (pic -> RAL-LCG2) partly stopped: srmcms.pic.es -> srm-atlas.gridpp.rl.ac.uk: "
      f"SE {_PIC} is banned for VO dteam, WAIT_AS (not for other VOs)"),
-    (_routes(ban__se=[_ban(None)]), 2, f"PIC-RAL-LCG2 (pic -> RAL-LCG2) not served"),
+    (_routes(ban__se=[_ban(None)]), 2, "PIC-RAL-LCG2 (pic -> RAL-LCG2) not served"),
     (_routes(config__links=[_link("pic-davs", _DAVS_PIC, 40), _link("pic-srm", _PIC, 0)]), 1,
      f"link pic-srm ({_PIC} -> {_RAL}) has max_active 0 (another SE name of the host has transfers)"),
     (_routes(config__se={"davs://webdav.echo.stfc.ac.uk": {"se_info": {"inbound_max_active": 0, "site": "RAL-LCG2"}}}),

@@ -18,7 +18,6 @@ the PID, then KILL. Only a missing ActiveMQ or Java skips; in CI
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
