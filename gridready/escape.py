@@ -62,5 +62,5 @@ def shorten(text: str, limit: int = 60) -> str:
 
 
 def listed(names: Sequence[str], most: int, limit: int = 60) -> str:
-    """Up to ``most`` of ``names``, each :func:`shorten`\ ed to ``limit``, comma-separated; ', ...' for the rest."""
+    """Up to ``most`` of ``names``, each cut by :func:`shorten` to ``limit``, comma-separated; ', ...' for the rest."""
     return ", ".join(shorten(n, limit) for n in names[:most]) + (", ..." if len(names) > most else "")
